@@ -1,0 +1,2 @@
+//! Not implemented yet.
+#![forbid(unsafe_code)]

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds and starts the main job on a Debian 12 machine: the sfu (HTTP API, demo page, media
+# on one UDP port per address family) and the turn server, with their embedded defaults.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(pkg-config libssl-dev build-essential)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
+fi
+
+for bin in sfu turn; do
+  if [ ! -f "$bin/src/main.rs" ]; then
+    echo "The $bin binary does not exist yet: see docs/STATUS.md for what is built so far." >&2
+    exit 1
+  fi
+done
+
+cargo build --release --locked -p sfu -p turn
+./target/release/turn &
+turn_pid=$!
+trap 'kill "$turn_pid" 2>/dev/null || true' EXIT
+./target/release/sfu
