@@ -1,0 +1,500 @@
+//! The session directory shared by the HTTP API and the UDP workers.
+//!
+//! The API creates a session here (by id, and by its local ICE ufrag when it has a
+//! PeerConnection); the first worker that receives an authenticated ICE check for that ufrag
+//! claims it and takes the [`Session`] machine out; other workers learn the owner and
+//! forward. The API reads the connection state and the shared counters; the owner writes the
+//! state and removes the session when it ends.
+//!
+//! One mutex guards it all: it is touched when a session is created, on the first datagram
+//! of a new 5-tuple, on state changes and on API calls, never per media packet.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use rand::RngCore;
+
+use crate::session::{ConnectionState, Session, SessionStats};
+
+/// A session id: 16 random bytes, written as 32 lower-case hex characters in the API.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub [u8; 16]);
+
+impl SessionId {
+    /// A random id.
+    pub fn random<R: RngCore + ?Sized>(rng: &mut R) -> SessionId {
+        let mut bytes = [0u8; 16];
+        rng.fill_bytes(&mut bytes);
+        SessionId(bytes)
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionId({self})")
+    }
+}
+
+/// A string that is not 32 hex characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a session id is 32 hex characters")]
+pub struct InvalidSessionId;
+
+impl FromStr for SessionId {
+    type Err = InvalidSessionId;
+
+    /// Parses 32 hex characters, in either case.
+    fn from_str(s: &str) -> Result<SessionId, InvalidSessionId> {
+        let s = s.as_bytes();
+        if s.len() != 32 {
+            return Err(InvalidSessionId);
+        }
+        let mut out = [0u8; 16];
+        for (byte, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
+            let digit = |c: u8| char::from(c).to_digit(16).ok_or(InvalidSessionId);
+            let (hi, lo) = match pair {
+                [hi, lo] => (digit(*hi)?, digit(*lo)?),
+                _ => return Err(InvalidSessionId),
+            };
+            *byte = u8::try_from(hi * 16 + lo).map_err(|_| InvalidSessionId)?;
+        }
+        Ok(SessionId(out))
+    }
+}
+
+/// A new PeerConnection to register: its ICE credentials and its machine, waiting for a
+/// worker to claim it.
+#[derive(Debug)]
+pub struct PeerConnection {
+    /// Our ICE credentials, as in the SDP answer; checks are authenticated with them.
+    pub local_credentials: ice::Credentials,
+    /// The machine, built by the API.
+    pub session: Session,
+}
+
+/// What the API sees of a session.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    /// Connection state, as last reported by the owning worker.
+    pub state: ConnectionState,
+    /// Shared counters.
+    pub stats: Arc<SessionStats>,
+    /// The worker that owns the machine, once claimed.
+    pub owner: Option<usize>,
+    /// Whether the session has a PeerConnection (created with an offer).
+    pub has_peer_connection: bool,
+    /// When the session was created (or its PeerConnection attached).
+    pub created: Instant,
+}
+
+/// Where a datagram that authenticated as a check of a known ufrag goes.
+#[derive(Debug)]
+pub enum CheckRoute {
+    /// No session has this ufrag.
+    UnknownUfrag,
+    /// A session has the ufrag but the check does not authenticate with its password.
+    Unauthenticated(ice::Error),
+    /// The asking worker claimed the session just now and owns the machine from here on.
+    Claimed {
+        /// The session.
+        id: SessionId,
+        /// Its machine.
+        session: Box<Session>,
+        /// When it was created (for the driver's unconnected timeout).
+        created: Instant,
+    },
+    /// The session is owned by `worker` (possibly the asking one).
+    Owned {
+        /// The session.
+        id: SessionId,
+        /// The owner.
+        worker: usize,
+    },
+}
+
+/// Why a PeerConnection could not be registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DirectoryError {
+    /// Another session already uses this local ufrag; generate new credentials.
+    #[error("the local ICE ufrag is already in use")]
+    UfragTaken,
+    /// No such session.
+    #[error("no such session")]
+    NotFound,
+    /// The session already has a PeerConnection.
+    #[error("the session already has a PeerConnection")]
+    HasPeerConnection,
+}
+
+/// The directory. See the module documentation.
+#[derive(Debug, Default)]
+pub struct Directory {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    sessions: HashMap<SessionId, Entry>,
+    by_ufrag: HashMap<String, SessionId>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    stats: Arc<SessionStats>,
+    state: ConnectionState,
+    owner: Option<usize>,
+    credentials: Option<ice::Credentials>,
+    /// The machine until a worker claims it.
+    pending: Option<Box<Session>>,
+    created: Instant,
+}
+
+// The machine moves from the API's thread to a worker thread.
+const _: fn() = || {
+    fn is_send<T: Send>() {}
+    is_send::<Session>();
+};
+
+impl Directory {
+    /// An empty directory.
+    pub fn new() -> Directory {
+        Directory::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves maps that are still consistent: every
+        // mutation below is a single insert or remove.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers a session with a new random id, with its PeerConnection or without one yet.
+    pub fn insert(
+        &self,
+        now: Instant,
+        stats: Arc<SessionStats>,
+        peer: Option<PeerConnection>,
+    ) -> Result<SessionId, DirectoryError> {
+        let mut rng = rand::thread_rng();
+        let mut inner = self.lock();
+        if let Some(p) = &peer {
+            if inner.by_ufrag.contains_key(p.local_credentials.ufrag()) {
+                return Err(DirectoryError::UfragTaken);
+            }
+        }
+        let id = loop {
+            let id = SessionId::random(&mut rng);
+            if !inner.sessions.contains_key(&id) {
+                break id;
+            }
+        };
+        let (credentials, pending) = match peer {
+            Some(p) => {
+                inner.by_ufrag.insert(p.local_credentials.ufrag().to_owned(), id);
+                (Some(p.local_credentials), Some(Box::new(p.session)))
+            }
+            None => (None, None),
+        };
+        inner.sessions.insert(
+            id,
+            Entry {
+                stats,
+                state: ConnectionState::New,
+                owner: None,
+                credentials,
+                pending,
+                created: now,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Gives a session created without one its PeerConnection; its unconnected timeout
+    /// starts again at `now`.
+    pub fn attach(
+        &self,
+        now: Instant,
+        id: SessionId,
+        peer: PeerConnection,
+    ) -> Result<(), DirectoryError> {
+        let mut inner = self.lock();
+        if inner.by_ufrag.contains_key(peer.local_credentials.ufrag()) {
+            return Err(DirectoryError::UfragTaken);
+        }
+        let entry = inner.sessions.get_mut(&id).ok_or(DirectoryError::NotFound)?;
+        if entry.credentials.is_some() {
+            return Err(DirectoryError::HasPeerConnection);
+        }
+        let ufrag = peer.local_credentials.ufrag().to_owned();
+        entry.credentials = Some(peer.local_credentials);
+        entry.pending = Some(Box::new(peer.session));
+        entry.created = now;
+        inner.by_ufrag.insert(ufrag, id);
+        Ok(())
+    }
+
+    /// What the API shows of a session.
+    pub fn get(&self, id: SessionId) -> Option<SessionInfo> {
+        let inner = self.lock();
+        inner.sessions.get(&id).map(|e| SessionInfo {
+            state: e.state,
+            stats: Arc::clone(&e.stats),
+            owner: e.owner,
+            has_peer_connection: e.credentials.is_some(),
+            created: e.created,
+        })
+    }
+
+    /// Whether a session exists.
+    pub fn contains(&self, id: SessionId) -> bool {
+        self.lock().sessions.contains_key(&id)
+    }
+
+    /// The owner of a session: `None` if it does not exist, `Some(None)` if unclaimed.
+    pub fn owner(&self, id: SessionId) -> Option<Option<usize>> {
+        self.lock().sessions.get(&id).map(|e| e.owner)
+    }
+
+    /// Number of sessions.
+    pub fn len(&self) -> usize {
+        self.lock().sessions.len()
+    }
+
+    /// Whether there is no session.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of sessions not claimed by a worker.
+    pub fn unclaimed(&self) -> usize {
+        self.lock().sessions.values().filter(|e| e.owner.is_none()).count()
+    }
+
+    /// Routes an ICE check with local ufrag `ufrag` that arrived at `worker` on a 5-tuple the
+    /// worker does not know: authenticates it with the session's password
+    /// ([`ice::verify_check`], RFC 8445 §7.3) and, if the session is unclaimed, lets `worker`
+    /// claim it. Nothing changes unless the check authenticates.
+    pub fn route_check(&self, ufrag: &str, datagram: &[u8], worker: usize) -> CheckRoute {
+        let mut inner = self.lock();
+        let Some(&id) = inner.by_ufrag.get(ufrag) else {
+            return CheckRoute::UnknownUfrag;
+        };
+        let Some(entry) = inner.sessions.get_mut(&id) else {
+            return CheckRoute::UnknownUfrag;
+        };
+        let Some(credentials) = &entry.credentials else {
+            return CheckRoute::UnknownUfrag;
+        };
+        if let Err(e) = ice::verify_check(datagram, credentials) {
+            return CheckRoute::Unauthenticated(e);
+        }
+        if let Some(owner) = entry.owner {
+            return CheckRoute::Owned { id, worker: owner };
+        }
+        match entry.pending.take() {
+            Some(session) => {
+                entry.owner = Some(worker);
+                CheckRoute::Claimed { id, session, created: entry.created }
+            }
+            // A registered PeerConnection always has its machine until claimed.
+            None => CheckRoute::UnknownUfrag,
+        }
+    }
+
+    /// The owning worker reports a new connection state.
+    pub fn set_state(&self, id: SessionId, state: ConnectionState) {
+        if let Some(e) = self.lock().sessions.get_mut(&id) {
+            e.state = state;
+        }
+    }
+
+    /// Removes a session (its owner ends it). Returns whether it existed.
+    pub fn remove(&self, id: SessionId) -> bool {
+        let mut inner = self.lock();
+        Self::remove_locked(&mut inner, id)
+    }
+
+    fn remove_locked(inner: &mut Inner, id: SessionId) -> bool {
+        match inner.sessions.remove(&id) {
+            Some(entry) => {
+                if let Some(c) = entry.credentials {
+                    inner.by_ufrag.remove(c.ufrag());
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes a session if no worker claimed it and it was created (or got its
+    /// PeerConnection) at or before `created_before`. Returns whether it was removed.
+    pub fn expire_unclaimed(&self, id: SessionId, created_before: Instant) -> bool {
+        let mut inner = self.lock();
+        let expired = inner
+            .sessions
+            .get(&id)
+            .is_some_and(|e| e.owner.is_none() && e.created <= created_before);
+        expired && Self::remove_locked(&mut inner, id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::SessionParams;
+    use ice::{CandidatePair, ControllingConfig, Credentials, IceControllingClient};
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+    use std::time::Duration;
+
+    fn peer(rng: &mut StdRng, dtls: &dtls::DtlsContext) -> (PeerConnection, Credentials) {
+        let local = Credentials::generate(rng);
+        let remote = Credentials::generate(rng);
+        let params = SessionParams {
+            local_credentials: local.clone(),
+            remote_credentials: remote.clone(),
+            ice: ice::IceConfig::default(),
+            dtls_context: dtls.clone(),
+            dtls_role: dtls::Role::Server,
+            remote_fingerprint: dtls.config().certificate.fingerprint().clone(),
+            srtp: srtp::Config::default(),
+        };
+        let session = Session::new(Instant::now(), params, Arc::default()).unwrap();
+        (PeerConnection { local_credentials: local, session }, remote)
+    }
+
+    fn check(rng: &mut StdRng, sfu: &Credentials, browser: &Credentials) -> Vec<u8> {
+        let pair = CandidatePair {
+            local: "127.0.0.1:5000".parse().unwrap(),
+            remote: "127.0.0.1:3480".parse().unwrap(),
+        };
+        let mut client = IceControllingClient::new(
+            Instant::now(),
+            ControllingConfig::default(),
+            browser.clone(),
+            sfu.clone(),
+            pair,
+            rng,
+        )
+        .unwrap();
+        client.poll_transmit().unwrap().datagram
+    }
+
+    #[test]
+    fn session_id_hex_round_trip() {
+        let id = SessionId::random(&mut StdRng::seed_from_u64(3));
+        let text = id.to_string();
+        assert_eq!(text.len(), 32);
+        assert_eq!(text.parse::<SessionId>(), Ok(id));
+        assert_eq!(text.to_uppercase().parse::<SessionId>(), Ok(id));
+        for bad in ["", "00", &text[..31], &format!("{text}0"), &text.replacen(|_| true, "g", 1)] {
+            assert_eq!(bad.parse::<SessionId>(), Err(InvalidSessionId), "{bad}");
+        }
+        // Non-ASCII of the right byte length.
+        assert!("é".repeat(16).parse::<SessionId>().is_err());
+    }
+
+    #[test]
+    fn checks_claim_once_and_only_when_authenticated() {
+        let mut rng = StdRng::seed_from_u64(9);
+        let dtls =
+            dtls::DtlsContext::new(dtls::DtlsConfig::new(dtls::Certificate::generate().unwrap()))
+                .unwrap();
+        let directory = Directory::new();
+        let (peer, browser) = peer(&mut rng, &dtls);
+        let sfu = peer.local_credentials.clone();
+        let now = Instant::now();
+        let id = directory.insert(now, Arc::default(), Some(peer)).unwrap();
+        assert_eq!(directory.unclaimed(), 1);
+        assert_eq!(directory.get(id).unwrap().state, ConnectionState::New);
+
+        // A check keyed with another password does not authenticate and claims nothing.
+        let impostor = Credentials::new(sfu.ufrag(), "xxxxxxxxxxxxxxxxxxxxxxxx").unwrap();
+        let forged = check(&mut rng, &impostor, &browser);
+        assert!(matches!(
+            directory.route_check(sfu.ufrag(), &forged, 0),
+            CheckRoute::Unauthenticated(_)
+        ));
+        assert!(matches!(directory.route_check("nope", &forged, 0), CheckRoute::UnknownUfrag));
+        assert_eq!(directory.owner(id), Some(None));
+
+        let good = check(&mut rng, &sfu, &browser);
+        match directory.route_check(sfu.ufrag(), &good, 1) {
+            CheckRoute::Claimed { id: claimed, created, .. } => {
+                assert_eq!((claimed, created), (id, now));
+            }
+            other => panic!("{other:?}"),
+        }
+        match directory.route_check(sfu.ufrag(), &good, 0) {
+            CheckRoute::Owned { id: owned, worker } => assert_eq!((owned, worker), (id, 1)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(directory.unclaimed(), 0);
+        // A claimed session does not expire as unclaimed.
+        assert!(!directory.expire_unclaimed(id, now + Duration::from_secs(60)));
+        directory.set_state(id, ConnectionState::Connected);
+        assert_eq!(directory.get(id).unwrap().state, ConnectionState::Connected);
+        assert!(directory.remove(id));
+        assert!(!directory.remove(id));
+        assert!(matches!(directory.route_check(sfu.ufrag(), &good, 0), CheckRoute::UnknownUfrag));
+        assert!(directory.is_empty());
+    }
+
+    #[test]
+    fn unclaimed_expiry_ufrag_collision_and_attach() {
+        let mut rng = StdRng::seed_from_u64(10);
+        let dtls =
+            dtls::DtlsContext::new(dtls::DtlsConfig::new(dtls::Certificate::generate().unwrap()))
+                .unwrap();
+        let directory = Directory::new();
+        let now = Instant::now();
+        let (first, _) = peer(&mut rng, &dtls);
+        let ufrag = first.local_credentials.ufrag().to_owned();
+        let a = directory.insert(now, Arc::default(), Some(first)).unwrap();
+        // Same ufrag again: refused.
+        let (mut second, _) = peer(&mut rng, &dtls);
+        second.local_credentials =
+            Credentials::new(&ufrag, second.local_credentials.pwd()).unwrap();
+        let second_session = second;
+        assert_eq!(
+            directory.insert(now, Arc::default(), Some(second_session)).unwrap_err(),
+            DirectoryError::UfragTaken
+        );
+        // Not yet old enough, then expired.
+        assert!(!directory.expire_unclaimed(a, now - Duration::from_secs(1)));
+        assert!(directory.expire_unclaimed(a, now));
+        assert!(!directory.contains(a));
+
+        // A session without a PeerConnection gets one later.
+        let b = directory.insert(now, Arc::default(), None).unwrap();
+        assert!(!directory.get(b).unwrap().has_peer_connection);
+        let (late, _) = peer(&mut rng, &dtls);
+        let later = now + Duration::from_secs(5);
+        directory.attach(later, b, late).unwrap();
+        let info = directory.get(b).unwrap();
+        assert!(info.has_peer_connection);
+        assert_eq!(info.created, later);
+        let (again, _) = peer(&mut rng, &dtls);
+        assert_eq!(
+            directory.attach(later, b, again).unwrap_err(),
+            DirectoryError::HasPeerConnection
+        );
+        let (orphan, _) = peer(&mut rng, &dtls);
+        assert_eq!(
+            directory.attach(later, SessionId([0; 16]), orphan).unwrap_err(),
+            DirectoryError::NotFound
+        );
+    }
+}

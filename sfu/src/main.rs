@@ -1,0 +1,155 @@
+//! The `sfu` binary: the HTTP API, the demo page and the UDP media plane in one process.
+//!
+//! With no flags it runs on loopback: HTTP on 127.0.0.1:8080, media on UDP 127.0.0.1:3480
+//! and [::1]:3480, app id `default` and a random secret printed at start. The first line on
+//! stdout is machine-readable: `listening http=ADDR udp=ADDR[,ADDR]`.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing::{error, info};
+use tracing_subscriber::EnvFilter;
+
+use sfu::config::{Config, DEFAULT_APP_ID, DEFAULT_HTTP_LISTEN, MAX_WORKERS};
+
+/// Selective forwarding unit with a Cloudflare Calls-compatible HTTP API.
+///
+/// Runs on loopback with no flags: HTTP on 127.0.0.1:8080, media on UDP 127.0.0.1:3480 and
+/// [::1]:3480, app id "default" and a random app secret printed at start.
+#[derive(Debug, Parser)]
+#[command(name = "sfu", version)]
+struct Args {
+    /// Address of the HTTP API and the demo page.
+    #[arg(long, value_name = "ADDR:PORT", default_value_t = DEFAULT_HTTP_LISTEN)]
+    http_listen: SocketAddr,
+
+    /// UDP address for media; repeat once per address family (one IPv4, one IPv6).
+    /// [default: 127.0.0.1:3480 and [::1]:3480, IPv6 skipped if unavailable]
+    #[arg(long, value_name = "ADDR:PORT")]
+    udp_listen: Vec<SocketAddr>,
+
+    /// Address to advertise in ICE candidates instead of the bound one (behind NAT, or
+    /// when bound to 0.0.0.0 / ::), with the bound port; repeat once per family.
+    #[arg(long, value_name = "IP")]
+    announce_ip: Vec<IpAddr>,
+
+    /// Application id in the API paths (/v1/apps/{appId}/...).
+    #[arg(long, value_name = "ID", default_value = DEFAULT_APP_ID)]
+    app_id: String,
+
+    /// Bearer token of the API. Also read from the environment variable SFU_APP_SECRET.
+    /// [default: 32 random hex characters, printed at start]
+    #[arg(long, value_name = "SECRET")]
+    app_secret: Option<String>,
+
+    /// UDP worker threads (each binds its own socket with SO_REUSEPORT).
+    /// [default: one per CPU, at most 16]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_WORKERS as i64))]
+    workers: Option<u16>,
+
+    /// Log filter: a level (error, warn, info, debug, trace) or tracing directives such as
+    /// "info,sfu=debug".
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    log: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = match EnvFilter::try_new(&args.log) {
+        Ok(filter) => filter,
+        Err(e) => {
+            eprintln!("sfu: invalid --log value {:?}: {e}", args.log);
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+
+    let mut config = Config { http_listen: args.http_listen, ..Config::default() };
+    if !args.udp_listen.is_empty() {
+        config.udp_listen = args.udp_listen;
+        config.skip_unavailable_ipv6 = false;
+    }
+    config.announce_ips = args.announce_ip;
+    config.app_id = args.app_id;
+    let secret = args.app_secret.or_else(|| std::env::var("SFU_APP_SECRET").ok());
+    if let Some(secret) = secret {
+        config.app_secret = secret;
+        config.app_secret_generated = false;
+    }
+    if let Some(workers) = args.workers {
+        config.workers = usize::from(workers);
+    }
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("sfu-http")
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            error!(error = %e, "cannot start the tokio runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(config))
+}
+
+async fn run(config: Config) -> ExitCode {
+    let app_id = config.app_id.clone();
+    let generated_secret = config.app_secret_generated.then(|| config.app_secret.clone());
+    let running = match sfu::api::serve(config).await {
+        Ok(running) => running,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let udp: Vec<String> = running.udp_addrs.iter().map(ToString::to_string).collect();
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "listening http={} udp={}", running.http_addr, udp.join(","));
+    let _ = stdout.flush();
+    drop(stdout);
+    info!("HTTP API and demo page: http://{}/", running.http_addr);
+    info!("API base: {}", running.api_base());
+    info!("media on UDP {}", udp.join(" and "));
+    match generated_secret {
+        // The one line that shows a secret: it was made up here, and the operator needs it.
+        Some(secret) => info!("app id {app_id:?}, generated app secret {secret}"),
+        None => info!("app id {app_id:?}, app secret as given"),
+    }
+
+    wait_for_signal().await;
+    info!("shutting down");
+    running.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM.
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,110 @@
+//! Driver-wide counters, shared by every worker and read by the API (`GET .../stats`).
+//! Relaxed atomics: each counter is independent.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+macro_rules! driver_counters {
+    ($($(#[$doc:meta])* $name:ident,)*) => {
+        /// Counters of the UDP driver, summed over all workers.
+        #[derive(Debug, Default)]
+        pub struct DriverStats {
+            $($(#[$doc])* pub $name: AtomicU64,)*
+        }
+
+        /// A copy of [`DriverStats`] at one moment.
+        #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+        pub struct DriverStatsSnapshot {
+            $($(#[$doc])* pub $name: u64,)*
+        }
+
+        impl DriverStats {
+            /// Reads every counter.
+            pub fn snapshot(&self) -> DriverStatsSnapshot {
+                DriverStatsSnapshot { $($name: self.$name.load(Ordering::Relaxed),)* }
+            }
+        }
+
+        impl DriverStatsSnapshot {
+            /// `(name, value)` for every counter, in declaration order (for JSON output).
+            pub fn fields(&self) -> [(&'static str, u64); driver_counters!(@count $($name)*)] {
+                [$((stringify!($name), self.$name),)*]
+            }
+        }
+    };
+    (@count) => { 0 };
+    (@count $head:ident $($tail:ident)*) => { 1 + driver_counters!(@count $($tail)*) };
+}
+
+driver_counters! {
+    /// Datagrams read from the sockets.
+    datagrams_received,
+    /// Bytes read from the sockets.
+    bytes_received,
+    /// Datagrams sent.
+    datagrams_sent,
+    /// Bytes sent.
+    bytes_sent,
+    /// Datagrams handed to a session (read here or forwarded from another worker).
+    delivered,
+    /// Datagrams passed to the owning worker of their session.
+    forwarded_out,
+    /// Datagrams received from another worker.
+    forwarded_in,
+    /// Dropped: larger than `MAX_DATAGRAM_LEN`.
+    dropped_too_large,
+    /// Dropped: empty, or a first byte that is neither STUN, DTLS nor RTP/RTCP (RFC 7983).
+    dropped_unknown_kind,
+    /// Dropped: first byte says STUN but the message is not well-formed (truncated, bad
+    /// length, no magic cookie).
+    dropped_stun_malformed,
+    /// Dropped: well-formed STUN from an unknown 5-tuple that is not a Binding request with
+    /// a `<ufrag>:<ufrag>` USERNAME.
+    dropped_stun_not_check,
+    /// Dropped: a check whose local ufrag belongs to no session.
+    dropped_unknown_ufrag,
+    /// Dropped: a check for a known ufrag that does not authenticate (MESSAGE-INTEGRITY or
+    /// FINGERPRINT wrong).
+    dropped_unauthenticated,
+    /// Dropped: DTLS or RTP/RTCP from a 5-tuple no session has.
+    dropped_unknown_sender,
+    /// Dropped: the session of the datagram was removed meanwhile.
+    dropped_no_session,
+    /// Dropped: the owning worker's queue was full.
+    dropped_queue_full,
+    /// Dropped on the way out: no socket has the transmit's local address.
+    dropped_no_socket,
+    /// Socket receive errors.
+    recv_errors,
+    /// Socket send errors.
+    send_errors,
+    /// Sessions claimed by a worker.
+    sessions_claimed,
+    /// Sessions removed by their owner (ended, failed, timed out).
+    sessions_removed,
+    /// Sessions removed because no worker claimed them in time.
+    sessions_expired_unclaimed,
+    /// Gauge: 5-tuples mapped to a session of the worker that receives them.
+    five_tuples,
+    /// Gauge: 5-tuples a worker forwards to the owning worker.
+    forwarded_tuples,
+}
+
+impl DriverStats {
+    /// Adds one to a counter.
+    #[inline]
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds `n` to a counter.
+    #[inline]
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Subtracts `n` from a gauge (only what was added before).
+    #[inline]
+    pub fn sub(counter: &AtomicU64, n: u64) {
+        counter.fetch_sub(n, Ordering::Relaxed);
+    }
+}
