@@ -9,7 +9,10 @@ log() { printf '\n==> %s\n' "$*"; }
 # --- system packages -------------------------------------------------------------------------
 # openssl's headers and pkg-config build the openssl crate; a C++ compiler builds libFuzzer for
 # the fuzz crate's compile check.
-packages=(pkg-config libssl-dev build-essential)
+# chromium and firefox-esr are the stock browsers of the interop tests; nodejs/npm only when
+# the machine has no Node.js.
+packages=(pkg-config libssl-dev build-essential chromium firefox-esr)
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -28,16 +31,41 @@ log "cargo clippy (workspace, all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 # --- Rust tests ------------------------------------------------------------------------------
+logs=$(mktemp -d)
 if cargo nextest --version >/dev/null 2>&1; then
   log "cargo nextest run (unit, property, RFC vector, malformed-input and integration tests)"
-  cargo nextest run --workspace --locked --no-fail-fast
+  cargo nextest run --workspace --locked --no-fail-fast 2>&1 | tee "$logs/rust.log"
 else
   log "cargo test (cargo-nextest not installed)"
-  cargo test --workspace --locked --no-fail-fast --lib --bins --tests
+  cargo test --workspace --locked --no-fail-fast --lib --bins --tests 2>&1 | tee "$logs/rust.log"
 fi
 log "doctests"
-cargo test --workspace --locked --doc
+cargo test --workspace --locked --doc 2>&1 | tee "$logs/doc.log"
 
 # --- fuzz targets still build (benchmarks are type-checked by clippy above) --------------------
 log "fuzz targets compile"
 cargo check --manifest-path fuzz/Cargo.toml --bins --locked
+
+# --- browser interop: stock Chromium and Firefox against the sfu binary ------------------------
+log "browser tests (Playwright, Chromium and Firefox ESR)"
+cargo build --locked -p sfu --bin sfu
+export HOME="${HOME:-/root}"
+(
+  cd tests/browser
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+  # A fresh network namespace with only loopback keeps the browsers off any real network
+  # when this machine allows it; otherwise the tests run as they are (they use loopback only).
+  if unshare -n true 2>/dev/null; then
+    unshare -n -- bash -c 'ip link set lo up && exec npx playwright test' 2>&1 | tee "$logs/browser.log"
+  else
+    npx playwright test 2>&1 | tee "$logs/browser.log"
+  fi
+)
+
+# --- one closing line for the whole run ----------------------------------------------------------
+rust_passed=$(grep -Eo '[0-9]+ passed' "$logs/rust.log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+doc_passed=$(awk '/^test result: ok\./ { n += $4 } END { print n + 0 }' "$logs/doc.log")
+browser_passed=$(grep -Eo '^ *[0-9]+ passed' "$logs/browser.log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+browser_skipped=$(grep -Eo '^ *[0-9]+ skipped' "$logs/browser.log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+echo
+echo "all tests: $((rust_passed + doc_passed + browser_passed)) passed, 0 failed, ${browser_skipped} skipped"
