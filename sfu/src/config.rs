@@ -51,6 +51,9 @@ pub struct Config {
     pub ice: ice::IceConfig,
     /// SRTP replay window and SSRC bound of every session.
     pub srtp: srtp::Config,
+    /// At most one keyframe request (PLI) per published track in this interval, however
+    /// many subscribers start or ask. 500 ms.
+    pub keyframe_interval: Duration,
 }
 
 /// When the driver removes sessions.
@@ -124,6 +127,7 @@ impl Default for Config {
             timers: SessionTimers::default(),
             ice: ice::IceConfig::default(),
             srtp: srtp::Config::default(),
+            keyframe_interval: crate::router::DEFAULT_KEYFRAME_INTERVAL,
         }
     }
 }
@@ -218,6 +222,7 @@ impl fmt::Debug for Config {
             .field("timers", &self.timers)
             .field("ice", &self.ice)
             .field("srtp", &self.srtp)
+            .field("keyframe_interval", &self.keyframe_interval)
             .finish()
     }
 }

@@ -6,17 +6,32 @@
 //! forward. The API reads the connection state and the shared counters; the owner writes the
 //! state and removes the session when it ends.
 //!
-//! One mutex guards it all: it is touched when a session is created, on the first datagram
-//! of a new 5-tuple, on state changes and on API calls, never per media packet.
+//! It is also the track registry: a published track is named by `(publisher session,
+//! trackName)` and gets a [`TrackId`]; each session's negotiated media
+//! ([`SessionMedia`], set by the API after every negotiation) says which mids receive which
+//! track and which mids send a pulled one, and the registry keeps, per track, the list of
+//! `(subscriber session, mid)` that pull it. The workers read all of it as [`MediaRoutes`]:
+//! every change bumps [`Directory::generation`], and a worker whose copy is older reads the
+//! routes of the sessions it owns again.
+//!
+//! Each session also holds its [`Negotiation`] behind an async mutex, handed to the API so
+//! that negotiations on one session are serialized.
+//!
+//! One mutex guards the maps: it is touched when a session is created, on the first datagram
+//! of a new 5-tuple, on state changes, on API calls and when a worker refreshes its routes,
+//! never per media packet.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use rand::RngCore;
 
+use crate::negotiation::{Negotiation, SessionMedia};
+use crate::sdp::{Codec, MediaKind};
 use crate::session::{ConnectionState, Session, SessionStats};
 
 /// A session id: 16 random bytes, written as 32 lower-case hex characters in the API.
@@ -44,6 +59,16 @@ impl fmt::Display for SessionId {
 impl fmt::Debug for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SessionId({self})")
+    }
+}
+
+/// A published track, unique for the life of the process.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct TrackId(pub u64);
+
+impl fmt::Display for TrackId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "track-{}", self.0)
     }
 }
 
@@ -131,6 +156,9 @@ pub enum DirectoryError {
     /// Another session already uses this local ufrag; generate new credentials.
     #[error("the local ICE ufrag is already in use")]
     UfragTaken,
+    /// The session already publishes a track with this name.
+    #[error("the session already publishes a track with this name")]
+    TrackNameTaken,
     /// No such session.
     #[error("no such session")]
     NotFound,
@@ -139,16 +167,78 @@ pub enum DirectoryError {
     HasPeerConnection,
 }
 
+/// A published track, as a subscriber's negotiation needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackInfo {
+    /// Its id.
+    pub id: TrackId,
+    /// The publisher's session.
+    pub publisher: SessionId,
+    /// Its name.
+    pub name: String,
+    /// The publisher's mid that carries it.
+    pub mid: String,
+    /// Audio or video.
+    pub kind: MediaKind,
+    /// The codecs negotiated with the publisher on that mid (RTX included).
+    pub codecs: Vec<Codec>,
+}
+
+/// What a worker needs to route media: the sessions it owns with their negotiated media, and
+/// every track one of them publishes or pulls.
+#[derive(Debug, Clone, Default)]
+pub struct MediaRoutes {
+    /// The directory's generation these routes are of.
+    pub generation: u64,
+    /// Sessions the worker owns.
+    pub sessions: Vec<(SessionId, Arc<SessionMedia>)>,
+    /// Tracks published or pulled by those sessions.
+    pub tracks: Vec<TrackRoute>,
+}
+
+/// One track in [`MediaRoutes`].
+#[derive(Debug, Clone)]
+pub struct TrackRoute {
+    /// Its id.
+    pub id: TrackId,
+    /// The publisher's session.
+    pub publisher: SessionId,
+    /// The worker that owns the publisher's session, once claimed.
+    pub publisher_owner: Option<usize>,
+    /// The publisher's mid that carries it.
+    pub mid: String,
+    /// The publisher's negotiated media (codecs and extension ids of that mid).
+    pub publisher_media: Arc<SessionMedia>,
+    /// Who pulls it.
+    pub subscribers: Vec<SubscriberRoute>,
+}
+
+/// A subscription in [`TrackRoute`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriberRoute {
+    /// The subscriber's session.
+    pub session: SessionId,
+    /// Its mid that carries the track.
+    pub mid: String,
+    /// The worker that owns the subscriber's session, once claimed.
+    pub owner: Option<usize>,
+}
+
 /// The directory. See the module documentation.
 #[derive(Debug, Default)]
 pub struct Directory {
     inner: Mutex<Inner>,
+    /// Bumped on every change a worker's routes depend on.
+    generation: AtomicU64,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     sessions: HashMap<SessionId, Entry>,
     by_ufrag: HashMap<String, SessionId>,
+    tracks: HashMap<TrackId, Track>,
+    track_names: HashMap<(SessionId, String), TrackId>,
+    next_track: u64,
 }
 
 #[derive(Debug)]
@@ -160,6 +250,18 @@ struct Entry {
     /// The machine until a worker claims it.
     pending: Option<Box<Session>>,
     created: Instant,
+    negotiation: Arc<tokio::sync::Mutex<Negotiation>>,
+    media: Arc<SessionMedia>,
+}
+
+#[derive(Debug)]
+struct Track {
+    publisher: SessionId,
+    name: String,
+    mid: String,
+    kind: MediaKind,
+    /// `(subscriber, its mid)`, kept from the subscribers' [`SessionMedia`].
+    subscribers: Vec<(SessionId, String)>,
 }
 
 // The machine moves from the API's thread to a worker thread.
@@ -180,13 +282,26 @@ impl Directory {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Registers a session with a new random id, with its PeerConnection or without one yet.
+    /// Registers a session with a new random id, with its PeerConnection or without one yet,
+    /// and a negotiation that has not started.
     pub fn insert(
         &self,
         now: Instant,
         stats: Arc<SessionStats>,
         peer: Option<PeerConnection>,
     ) -> Result<SessionId, DirectoryError> {
+        self.insert_with(now, stats, peer, Negotiation::default())
+    }
+
+    /// Registers a session as [`Directory::insert`] does, with its negotiation state.
+    pub fn insert_with(
+        &self,
+        now: Instant,
+        stats: Arc<SessionStats>,
+        peer: Option<PeerConnection>,
+        negotiation: Negotiation,
+    ) -> Result<SessionId, DirectoryError> {
+        let media = Arc::new(negotiation.media());
         let mut rng = rand::thread_rng();
         let mut inner = self.lock();
         if let Some(p) = &peer {
@@ -216,6 +331,8 @@ impl Directory {
                 credentials,
                 pending,
                 created: now,
+                negotiation: Arc::new(tokio::sync::Mutex::new(negotiation)),
+                media,
             },
         );
         Ok(id)
@@ -255,6 +372,145 @@ impl Directory {
             has_peer_connection: e.credentials.is_some(),
             created: e.created,
         })
+    }
+
+    /// The negotiation state of a session. Lock it with `try_lock` to negotiate (a second
+    /// negotiation on the same session must not wait for the first) or `lock` to read.
+    pub fn negotiation(&self, id: SessionId) -> Option<Arc<tokio::sync::Mutex<Negotiation>>> {
+        self.lock().sessions.get(&id).map(|e| Arc::clone(&e.negotiation))
+    }
+
+    /// Changes with every change of sessions, owners, tracks or negotiated media: a worker
+    /// whose [`MediaRoutes`] are of an older generation reads them again.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Publishes a track of `session` under `name`, carried by its `mid`.
+    pub fn publish(
+        &self,
+        session: SessionId,
+        name: &str,
+        mid: &str,
+        kind: MediaKind,
+    ) -> Result<TrackId, DirectoryError> {
+        let mut inner = self.lock();
+        if !inner.sessions.contains_key(&session) {
+            return Err(DirectoryError::NotFound);
+        }
+        let key = (session, name.to_owned());
+        if inner.track_names.contains_key(&key) {
+            return Err(DirectoryError::TrackNameTaken);
+        }
+        inner.next_track = inner.next_track.wrapping_add(1);
+        let id = TrackId(inner.next_track);
+        inner.track_names.insert(key, id);
+        inner.tracks.insert(
+            id,
+            Track {
+                publisher: session,
+                name: name.to_owned(),
+                mid: mid.to_owned(),
+                kind,
+                subscribers: Vec::new(),
+            },
+        );
+        drop(inner);
+        self.bump();
+        Ok(id)
+    }
+
+    /// The track `publisher` publishes as `name`, once its negotiation receives it.
+    pub fn track(&self, publisher: SessionId, name: &str) -> Option<TrackInfo> {
+        let inner = self.lock();
+        let id = *inner.track_names.get(&(publisher, name.to_owned()))?;
+        let track = inner.tracks.get(&id)?;
+        let media = &inner.sessions.get(&publisher)?.media;
+        let transceiver = media.transceiver(&track.mid).filter(|t| {
+            t.direction.receives() && t.published.as_ref().is_some_and(|p| p.id == id)
+        })?;
+        Some(TrackInfo {
+            id,
+            publisher,
+            name: track.name.clone(),
+            mid: track.mid.clone(),
+            kind: track.kind.clone(),
+            codecs: transceiver.codecs.clone(),
+        })
+    }
+
+    /// Whether a track is still published.
+    pub fn track_exists(&self, id: TrackId) -> bool {
+        self.lock().tracks.contains_key(&id)
+    }
+
+    /// Sets a session's negotiated media after a negotiation; the subscriptions of the
+    /// registry follow its sending transceivers.
+    pub fn set_media(&self, session: SessionId, media: SessionMedia) -> Result<(), DirectoryError> {
+        let mut inner = self.lock();
+        let Inner { sessions, tracks, track_names, .. } = &mut *inner;
+        let Some(entry) = sessions.get_mut(&session) else {
+            // Removed while negotiating: what it published meanwhile goes too.
+            tracks.retain(|_, t| t.publisher != session);
+            track_names.retain(|(publisher, _), _| *publisher != session);
+            return Err(DirectoryError::NotFound);
+        };
+        let media = Arc::new(media);
+        for track in tracks.values_mut() {
+            track.subscribers.retain(|(s, _)| *s != session);
+        }
+        for t in media.transceivers.iter().filter(|t| t.direction.sends()) {
+            if let Some(track) = t.pulled.as_ref().and_then(|p| tracks.get_mut(&p.id)) {
+                track.subscribers.push((session, t.mid.clone()));
+            }
+        }
+        entry.media = media;
+        drop(inner);
+        self.bump();
+        Ok(())
+    }
+
+    /// The routes of the sessions `worker` owns, and of every track they publish or pull.
+    pub fn media_routes(&self, worker: usize) -> MediaRoutes {
+        let inner = self.lock();
+        let generation = self.generation();
+        let owned =
+            |id: &SessionId| inner.sessions.get(id).is_some_and(|e| e.owner == Some(worker));
+        let sessions = inner
+            .sessions
+            .iter()
+            .filter(|(_, e)| e.owner == Some(worker))
+            .map(|(id, e)| (*id, Arc::clone(&e.media)))
+            .collect();
+        let tracks = inner
+            .tracks
+            .iter()
+            .filter(|(_, t)| owned(&t.publisher) || t.subscribers.iter().any(|(s, _)| owned(s)))
+            .filter_map(|(id, t)| {
+                let publisher = inner.sessions.get(&t.publisher)?;
+                Some(TrackRoute {
+                    id: *id,
+                    publisher: t.publisher,
+                    publisher_owner: publisher.owner,
+                    mid: t.mid.clone(),
+                    publisher_media: Arc::clone(&publisher.media),
+                    subscribers: t
+                        .subscribers
+                        .iter()
+                        .map(|(session, mid)| SubscriberRoute {
+                            session: *session,
+                            mid: mid.clone(),
+                            owner: inner.sessions.get(session).and_then(|e| e.owner),
+                        })
+                        .collect(),
+                })
+            })
+            .collect();
+        MediaRoutes { generation, sessions, tracks }
     }
 
     /// Whether a session exists.
@@ -306,7 +562,10 @@ impl Directory {
         match entry.pending.take() {
             Some(session) => {
                 entry.owner = Some(worker);
-                CheckRoute::Claimed { id, session, created: entry.created }
+                let created = entry.created;
+                drop(inner);
+                self.bump();
+                CheckRoute::Claimed { id, session, created }
             }
             // A registered PeerConnection always has its machine until claimed.
             None => CheckRoute::UnknownUfrag,
@@ -320,10 +579,16 @@ impl Directory {
         }
     }
 
-    /// Removes a session (its owner ends it). Returns whether it existed.
+    /// Removes a session (its owner ends it), with the tracks it publishes and its
+    /// subscriptions. Returns whether it existed.
     pub fn remove(&self, id: SessionId) -> bool {
         let mut inner = self.lock();
-        Self::remove_locked(&mut inner, id)
+        let removed = Self::remove_locked(&mut inner, id);
+        drop(inner);
+        if removed {
+            self.bump();
+        }
+        removed
     }
 
     fn remove_locked(inner: &mut Inner, id: SessionId) -> bool {
@@ -331,6 +596,11 @@ impl Directory {
             Some(entry) => {
                 if let Some(c) = entry.credentials {
                     inner.by_ufrag.remove(c.ufrag());
+                }
+                inner.tracks.retain(|_, t| t.publisher != id);
+                inner.track_names.retain(|(publisher, _), _| *publisher != id);
+                for track in inner.tracks.values_mut() {
+                    track.subscribers.retain(|(s, _)| *s != id);
                 }
                 true
             }
@@ -346,7 +616,12 @@ impl Directory {
             .sessions
             .get(&id)
             .is_some_and(|e| e.owner.is_none() && e.created <= created_before);
-        expired && Self::remove_locked(&mut inner, id)
+        let removed = expired && Self::remove_locked(&mut inner, id);
+        drop(inner);
+        if removed {
+            self.bump();
+        }
+        removed
     }
 }
 
@@ -450,6 +725,103 @@ mod tests {
         assert!(!directory.remove(id));
         assert!(matches!(directory.route_check(sfu.ufrag(), &good, 0), CheckRoute::UnknownUfrag));
         assert!(directory.is_empty());
+    }
+
+    /// A transceiver of `mid` that receives `track` (a push) or sends it (a pull).
+    fn transceiver(
+        mid: &str,
+        push: Option<TrackId>,
+        pull: Option<(SessionId, TrackId)>,
+    ) -> crate::negotiation::Transceiver {
+        use crate::negotiation::{PublishedTrack, PulledTrack, Transceiver};
+        let mut t = Transceiver::new(mid, MediaKind::Video);
+        t.codecs = vec![Codec {
+            payload_type: 96,
+            name: "VP8".into(),
+            clock_rate: 90000,
+            channels: None,
+            fmtp: String::new(),
+            feedback: Vec::new(),
+            rtx_payload_type: None,
+        }];
+        if let Some(id) = push {
+            t.direction = crate::sdp::Direction::RecvOnly;
+            t.published = Some(PublishedTrack { name: "cam".into(), id });
+        }
+        if let Some((session, id)) = pull {
+            t.direction = crate::sdp::Direction::SendOnly;
+            t.pulled = Some(PulledTrack { session, name: "cam".into(), id });
+        }
+        t
+    }
+
+    #[test]
+    fn track_registry_subscriptions_and_routes() {
+        let mut rng = StdRng::seed_from_u64(12);
+        let dtls =
+            dtls::DtlsContext::new(dtls::DtlsConfig::new(dtls::Certificate::generate().unwrap()))
+                .unwrap();
+        let directory = Directory::new();
+        let now = Instant::now();
+        let (peer, browser) = peer(&mut rng, &dtls);
+        let ufrag = peer.local_credentials.clone();
+        let publisher = directory.insert(now, Arc::default(), Some(peer)).unwrap();
+        let subscriber = directory.insert(now, Arc::default(), None).unwrap();
+
+        let g0 = directory.generation();
+        let track = directory.publish(publisher, "cam", "1", MediaKind::Video).unwrap();
+        assert!(directory.generation() > g0);
+        assert_eq!(
+            directory.publish(publisher, "cam", "2", MediaKind::Video),
+            Err(DirectoryError::TrackNameTaken)
+        );
+        assert_eq!(
+            directory.publish(SessionId([9; 16]), "cam", "1", MediaKind::Video),
+            Err(DirectoryError::NotFound)
+        );
+        // Not pullable until the publisher's media receives it.
+        assert_eq!(directory.track(publisher, "cam"), None);
+        let media = SessionMedia { transceivers: vec![transceiver("1", Some(track), None)] };
+        directory.set_media(publisher, media).unwrap();
+        let info = directory.track(publisher, "cam").unwrap();
+        assert_eq!((info.id, info.mid.as_str(), info.codecs.len()), (track, "1", 1));
+        assert!(directory.track(publisher, "mic").is_none());
+
+        // A subscription follows the subscriber's sending transceivers.
+        let media =
+            SessionMedia { transceivers: vec![transceiver("0", None, Some((publisher, track)))] };
+        directory.set_media(subscriber, media).unwrap();
+        // Nothing is owned yet: no worker has routes.
+        assert!(directory.media_routes(0).tracks.is_empty());
+        let check = check(&mut rng, &ufrag, &browser);
+        assert!(matches!(
+            directory.route_check(ufrag.ufrag(), &check, 0),
+            CheckRoute::Claimed { .. }
+        ));
+        let routes = directory.media_routes(0);
+        assert_eq!(routes.generation, directory.generation());
+        assert_eq!(routes.sessions.len(), 1);
+        let route = &routes.tracks[0];
+        assert_eq!((route.id, route.publisher, route.publisher_owner), (track, publisher, Some(0)));
+        assert_eq!(
+            route.subscribers,
+            [SubscriberRoute { session: subscriber, mid: "0".into(), owner: None }]
+        );
+        assert!(directory.media_routes(1).tracks.is_empty());
+        // The subscriber stops pulling: the subscription goes.
+        directory.set_media(subscriber, SessionMedia::default()).unwrap();
+        assert!(directory.media_routes(0).tracks[0].subscribers.is_empty());
+
+        // The publisher goes: its tracks go with it.
+        assert!(directory.remove(publisher));
+        assert!(!directory.track_exists(track));
+        assert!(directory.track(publisher, "cam").is_none());
+        assert_eq!(
+            directory.set_media(publisher, SessionMedia::default()),
+            Err(DirectoryError::NotFound)
+        );
+        assert!(directory.negotiation(subscriber).is_some());
+        assert!(directory.negotiation(publisher).is_none());
     }
 
     #[test]

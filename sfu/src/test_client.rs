@@ -143,6 +143,8 @@ pub struct ReceivedRtp {
     pub marker: bool,
     /// The payload (padding removed).
     pub payload: Vec<u8>,
+    /// RFC 8285 header extension elements `(id, data)`, padding skipped.
+    pub extensions: Vec<(u8, Vec<u8>)>,
 }
 
 /// Why a [`TestClient`] could not be made or could not send.
@@ -377,6 +379,22 @@ impl TestClient {
         Ok(())
     }
 
+    /// Builds an RTP packet with every field of `header` (header extensions, marker),
+    /// protects it and queues it for the session.
+    pub fn send_rtp_with(
+        &mut self,
+        header: &rtp::RtpHeaderWriter<'_>,
+        payload: &[u8],
+    ) -> Result<(), TestClientError> {
+        let contexts = self.srtp.as_mut().ok_or(TestClientError::NotConnected)?;
+        let mut datagram = Vec::new();
+        header.append_packet(payload, &mut datagram)?;
+        contexts.outbound.protect_rtp_vec(&mut datagram)?;
+        self.stats.rtp_sent += 1;
+        self.queue(datagram);
+        Ok(())
+    }
+
     /// Protects an RTCP compound packet (SRTCP) and queues it for the session.
     pub fn send_rtcp(&mut self, compound: &[u8]) -> Result<(), TestClientError> {
         let contexts = self.srtp.as_mut().ok_or(TestClientError::NotConnected)?;
@@ -460,6 +478,10 @@ impl TestClient {
                         payload_type: view.payload_type(),
                         marker: view.marker(),
                         payload: view.payload().to_vec(),
+                        extensions: view
+                            .extensions()
+                            .map(|(id, data)| (id, data.to_vec()))
+                            .collect(),
                     });
                 }
                 Err(_) => self.stats.dropped += 1,

@@ -3,35 +3,7 @@
 // media devices, loopback ICE candidates, and no background network traffic.
 const { defineConfig } = require('@playwright/test');
 
-const chromiumArgs = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--use-fake-device-for-media-stream',
-  '--use-fake-ui-for-media-stream',
-  '--allow-loopback-in-peer-connection',
-];
-
-const firefoxPrefs = {
-  'media.navigator.streams.fake': true,
-  'media.navigator.permission.disabled': true,
-  'media.navigator.permission.fake': true,
-  'permissions.default.camera': 1,
-  'permissions.default.microphone': 1,
-  'media.peerconnection.ice.loopback': true,
-  'media.peerconnection.ice.obfuscate_host_addresses': false,
-  'network.captive-portal-service.enabled': false,
-  'network.connectivity-service.enabled': false,
-  'network.dns.disablePrefetch': true,
-  'network.prefetch-next': false,
-  'network.trr.mode': 5,
-  'toolkit.telemetry.enabled': false,
-  'datareporting.policy.dataSubmissionEnabled': false,
-  'dom.push.connection.enabled': false,
-  'extensions.blocklist.enabled': false,
-  'browser.region.update.enabled': false,
-  'browser.region.network.url': '',
-  'media.gmp-manager.updateEnabled': false,
-};
+const { chromiumArgs, firefoxPrefs } = require('./browsers');
 
 module.exports = defineConfig({
   testDir: './specs',

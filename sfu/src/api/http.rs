@@ -17,7 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
-use super::{sessions, ApiState, MAX_BODY_LEN, SHUTDOWN_GRACE};
+use super::{sessions, tracks, ApiState, MAX_BODY_LEN, SHUTDOWN_GRACE};
 
 /// A response as the handlers build it.
 pub(super) type Reply = Response<Full<Bytes>>;
@@ -176,10 +176,24 @@ async fn api(state: &ApiState, request: Request<Incoming>, app: &str, rest: &[&s
         (["sessions", "new"], _) => {
             error_reply(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST")
         }
-        (["sessions", id], &Method::GET) => sessions::get(state, id),
+        (["sessions", id], &Method::GET) => sessions::get(state, id).await,
+        (["sessions", id, "tracks", "new"], &Method::POST) => match read_body(request).await {
+            Ok(body) => tracks::new(state, id, &body).await,
+            Err(e) => e.reply(),
+        },
+        (["sessions", id, "renegotiate"], &Method::PUT) => match read_body(request).await {
+            Ok(body) => tracks::renegotiate(state, id, &body).await,
+            Err(e) => e.reply(),
+        },
         (["stats"], &Method::GET) => driver_stats(state),
         (["sessions", _] | ["stats"], _) => {
             error_reply(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed")
+        }
+        (["sessions", _, "tracks", "new"], _) => {
+            error_reply(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST")
+        }
+        (["sessions", _, "renegotiate"], _) => {
+            error_reply(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use PUT")
         }
         _ => error_reply(StatusCode::NOT_FOUND, "not_found", "no such endpoint"),
     }

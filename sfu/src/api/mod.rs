@@ -8,16 +8,21 @@
 //! | method | path | answer |
 //! |---|---|---|
 //! | POST | `/sessions/new` | 201 `{sessionId}`, or with an offer `{sessionId, sessionDescription: answer}` |
-//! | GET | `/sessions/{id}` | 200 `{tracks, dataChannels, connectionState, stats}` |
+//! | GET | `/sessions/{id}` | 200 `{tracks, dataChannels, connectionState, stats}`; each track `{location, sessionId, trackName, mid, kind, status}` |
+//! | POST | `/sessions/{id}/tracks/new` | 200: push with the client's offer (answer back), pull with it, or pull without it (the SFU's offer, `requiresImmediateRenegotiation: true`) |
+//! | PUT | `/sessions/{id}/renegotiate` | 200 `{}`: the client's answer to the SFU's offer |
 //! | GET | `/stats` | 200 driver-wide counters ([`DriverStatsSnapshot`] fields, `sessions_active`, `sessions_unclaimed`, `workers`) |
 //!
 //! Plus `GET /` (the demo page) and `GET /sfu.js` (its helper script). Every response
 //! carries `Vary: Origin` and CORS headers; `OPTIONS` on any path answers the preflight.
 //! Every API response is JSON, errors as `{"errorCode", "errorDescription"}`: 400
 //! `decoding_error` (bad JSON, bad SDP with its line, an offer without ICE credentials or
-//! fingerprint), 401 `unauthorized`, 404 `not_found` (unknown app, session or route), 405
-//! `method_not_allowed`, 406 `invalid_params`, 413 `payload_too_large` (bodies over
-//! [`MAX_BODY_LEN`]), 500 `internal_error`. Request bodies are read whatever their
+//! fingerprint, an answer that does not match the offer), 401 `unauthorized`, 404
+//! `not_found` (unknown app, session or route), 405 `method_not_allowed`, 406
+//! `invalid_params` (a bad batch, or a negotiation while another one is in progress on the
+//! same session), 410 `session_error` (the session ended while negotiating), 413
+//! `payload_too_large` (bodies over [`MAX_BODY_LEN`]), 500 `internal_error`. Per-track
+//! errors of `tracks/new` come with HTTP 200. Request bodies are read whatever their
 //! `Content-Type` (or none); unknown query parameters are ignored.
 //!
 //! # Example: a server on ephemeral loopback ports
@@ -39,7 +44,11 @@
 //! ```
 
 mod http;
+mod peer;
 mod sessions;
+mod tracks;
+
+pub use tracks::MAX_TRACKS_PER_CALL;
 
 use std::io;
 use std::net::SocketAddr;
@@ -147,6 +156,7 @@ pub async fn serve(config: Config) -> Result<Running, ServeError> {
         stats: Arc::clone(&stats),
         timers: config.timers,
         local_addrs: bound.local_addrs.clone(),
+        keyframe_interval: config.keyframe_interval,
     });
     let workers = Workers::spawn(shared, bound.per_worker).map_err(ServeError::Workers)?;
     let own = dtls.config().certificate.fingerprint();

@@ -4,17 +4,19 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use hyper::StatusCode;
-use rand::Rng;
 use serde_json::{json, Map, Value};
 use tracing::{info, info_span};
 
 use super::http::{error_reply, json_reply, ApiError, Reply};
+use super::peer::{
+    cname, internal, json_object, local_parameters, role_for_offer, session_description,
+    session_for, session_not_found, setup_of,
+};
 use super::ApiState;
 use crate::directory::{DirectoryError, PeerConnection, SessionId};
-use crate::sdp::{
-    create_answer, AnswerOptions, LocalParameters, MediaDescription, SessionDescription, Setup,
-};
-use crate::session::{ConnectionState, Session, SessionError, SessionParams, SessionStats};
+use crate::negotiation::{Negotiation, Transceiver};
+use crate::sdp::{AnswerOptions, SessionDescription};
+use crate::session::{ConnectionState, SessionStats};
 
 /// Attempts at drawing local ICE credentials whose ufrag no other session has (with 96
 /// random bits a second attempt practically never happens).
@@ -39,18 +41,20 @@ pub(super) async fn create(state: &ApiState, query: Option<&str>, body: &[u8]) -
     let now = Instant::now();
     let stats = Arc::new(SessionStats::default());
     let (id, answer) = match offer {
-        None => match state.directory.insert(now, stats, None) {
+        None => match state.directory.insert_with(now, stats, None, Negotiation::new(cname())) {
             Ok(id) => (id, None),
             Err(e) => return internal(e).reply(),
         },
         Some(offer) => {
             let mut attempt = 0;
             loop {
-                let (peer, answer) = match peer_connection(state, &offer, now, &stats) {
+                let (peer, negotiation, answer) = match peer_connection(state, &offer, now, &stats)
+                {
                     Ok(built) => built,
                     Err(e) => return e.reply(),
                 };
-                match state.directory.insert(now, Arc::clone(&stats), Some(peer)) {
+                match state.directory.insert_with(now, Arc::clone(&stats), Some(peer), negotiation)
+                {
                     Ok(id) => break (id, Some(answer)),
                     Err(DirectoryError::UfragTaken) if attempt + 1 < UFRAG_ATTEMPTS => {
                         attempt += 1;
@@ -72,10 +76,31 @@ pub(super) async fn create(state: &ApiState, query: Option<&str>, body: &[u8]) -
     json_reply(StatusCode::CREATED, &Value::Object(reply))
 }
 
-/// `GET sessions/{id}`.
-pub(super) fn get(state: &ApiState, id: &str) -> Reply {
-    let Some(info) = id.parse::<SessionId>().ok().and_then(|id| state.directory.get(id)) else {
-        return error_reply(StatusCode::NOT_FOUND, "not_found", "no session with this id");
+/// `GET sessions/{id}`: the tracks with their status, the connection state and counters.
+pub(super) async fn get(state: &ApiState, id: &str) -> Reply {
+    let Some((id, info)) =
+        id.parse::<SessionId>().ok().and_then(|id| state.directory.get(id).map(|i| (id, i)))
+    else {
+        return session_not_found().reply();
+    };
+    let Some(negotiation) = state.directory.negotiation(id) else {
+        return session_not_found().reply();
+    };
+    let tracks = {
+        let negotiation = negotiation.lock().await;
+        let connected = info.state == ConnectionState::Connected;
+        let mut tracks = Vec::new();
+        for t in negotiation.transceivers() {
+            if let Some(object) = track_object(state, id, t, connected, false) {
+                tracks.push(object);
+            }
+        }
+        for t in negotiation.pending().map(|p| p.added.as_slice()).unwrap_or_default() {
+            if let Some(object) = track_object(state, id, t, connected, true) {
+                tracks.push(object);
+            }
+        }
+        tracks
     };
     let mut stats = Map::new();
     for (name, value) in info.stats.snapshot().fields() {
@@ -84,12 +109,54 @@ pub(super) fn get(state: &ApiState, id: &str) -> Reply {
     json_reply(
         StatusCode::OK,
         &json!({
-            "tracks": [],
+            "tracks": tracks,
             "dataChannels": [],
             "connectionState": state_name(info.state),
             "stats": stats,
         }),
     )
+}
+
+/// A track of `GET sessions/{id}`: what a transceiver carries and its status: `active` when
+/// negotiated and the PeerConnection is connected, `initializing` while negotiating or
+/// connecting, `inactive` when the section was rejected or the pulled track is gone.
+fn track_object(
+    state: &ApiState,
+    id: SessionId,
+    t: &Transceiver,
+    connected: bool,
+    pending: bool,
+) -> Option<Value> {
+    let status = |negotiated: bool, alive: bool| {
+        if pending {
+            "initializing"
+        } else if !negotiated || !alive {
+            "inactive"
+        } else if connected {
+            "active"
+        } else {
+            "initializing"
+        }
+    };
+    if let Some(published) = &t.published {
+        return Some(json!({
+            "location": "local",
+            "sessionId": id.to_string(),
+            "trackName": published.name,
+            "mid": t.mid,
+            "kind": t.kind.as_str(),
+            "status": status(t.direction.receives(), state.directory.track_exists(published.id)),
+        }));
+    }
+    let pulled = t.pulled.as_ref()?;
+    Some(json!({
+        "location": "remote",
+        "sessionId": pulled.session.to_string(),
+        "trackName": pulled.name,
+        "mid": t.mid,
+        "kind": t.kind.as_str(),
+        "status": status(t.direction.sends(), state.directory.track_exists(pulled.id)),
+    }))
 }
 
 /// The `RTCPeerConnectionState`-like name of a state.
@@ -111,117 +178,32 @@ fn query_flag(query: Option<&str>, name: &str) -> bool {
     })
 }
 
-fn decoding_error(description: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "decoding_error", description)
-}
-
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", e.to_string())
-}
-
 /// The body of `sessions/new`: empty, `{}`, or `{"sessionDescription": {"type": "offer",
 /// "sdp": "..."}}`.
 fn parse_offer(body: &[u8]) -> Result<Option<SessionDescription>, ApiError> {
-    if body.trim_ascii().is_empty() {
-        return Ok(None);
-    }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| decoding_error(format!("the request body is not valid JSON: {e}")))?;
-    let Value::Object(object) = value else {
-        return Err(decoding_error("the request body must be a JSON object"));
-    };
-    let description = match object.get("sessionDescription") {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Object(d)) => d,
-        Some(_) => return Err(decoding_error("sessionDescription must be an object")),
-    };
-    match description.get("type").and_then(Value::as_str) {
-        Some("offer") => {}
-        Some(other) => {
-            return Err(decoding_error(format!(
-                "sessionDescription.type is \"{other}\"; a new session takes an \"offer\""
-            )))
-        }
-        None => return Err(decoding_error("sessionDescription.type must be \"offer\"")),
-    }
-    let Some(sdp) = description.get("sdp").and_then(Value::as_str) else {
-        return Err(decoding_error("sessionDescription.sdp must be a string"));
-    };
-    SessionDescription::parse(sdp)
-        .map(Some)
-        .map_err(|e| decoding_error(format!("invalid SDP offer: {e}")))
+    session_description(&json_object(body)?, "offer")
 }
 
-/// The m-section whose transport the whole offer uses: the BUNDLE tag (first mid of the
-/// group, RFC 8843 §7.2.1), else the first section that is not rejected.
-fn transport_media(offer: &SessionDescription) -> Option<&MediaDescription> {
-    offer
-        .bundle_group()
-        .and_then(|g| g.mids.first())
-        .and_then(|mid| offer.media_by_mid(mid))
-        .or_else(|| offer.media.iter().find(|m| !m.is_rejected()))
-}
-
-/// Builds the PeerConnection for `offer`: new local ICE credentials, the session machine
-/// and the SDP answer.
+/// Builds the PeerConnection for `offer`: new local ICE credentials, the session machine,
+/// the negotiation state and the SDP answer.
 fn peer_connection(
     state: &ApiState,
     offer: &SessionDescription,
     now: Instant,
     stats: &Arc<SessionStats>,
-) -> Result<(PeerConnection, String), ApiError> {
-    let media = transport_media(offer)
-        .ok_or_else(|| decoding_error("the offer has no usable m= section"))?;
-    let ice = offer
-        .ice_credentials(media)
-        .ok_or_else(|| decoding_error("the offer has no a=ice-ufrag/a=ice-pwd"))?;
-    let remote_credentials = ice::Credentials::new(ice.ufrag, ice.pwd)
-        .map_err(|e| decoding_error(format!("the offer's ICE credentials are invalid: {e}")))?;
-    let remote_fingerprint = offer
-        .fingerprints(media)
-        .into_iter()
-        .find_map(|f| {
-            let algorithm = dtls::HashAlgorithm::from_name(&f.algorithm)?;
-            dtls::Fingerprint::new(algorithm, f.value.clone()).ok()
-        })
-        .ok_or_else(|| {
-            decoding_error(
-                "the offer has no usable a=fingerprint (sha-1, sha-224, sha-256, sha-384 or \
-                 sha-512 with a digest of the right length)",
-            )
-        })?;
-    // RFC 5763 §5: an offer that is passive makes us the DTLS client; actpass, active or no
-    // a=setup make us passive, the DTLS server (the same choice `create_answer` writes).
-    let dtls_role = match offer.setup(media) {
-        Some(Setup::Passive) => dtls::Role::Client,
-        _ => dtls::Role::Server,
-    };
-    let mut rng = rand::thread_rng();
-    let local_credentials = ice::Credentials::generate(&mut rng);
-    // RFC 8866 §5.2: the o= session id fits in 63 bits for compatibility.
-    let local = LocalParameters::new(
-        rng.gen::<u64>() >> 1,
-        local_credentials.ufrag(),
-        local_credentials.pwd(),
-        state.fingerprint.clone(),
-        state.candidates.clone(),
-    );
-    let answer = create_answer(offer, &local, &AnswerOptions::default())
-        .map_err(|e| decoding_error(format!("cannot answer the offer: {e}")))?;
-    let params = SessionParams {
-        local_credentials: local_credentials.clone(),
-        remote_credentials,
-        ice: state.config.ice,
-        dtls_context: state.dtls.clone(),
-        dtls_role,
-        remote_fingerprint,
-        srtp: state.config.srtp,
-    };
-    let session = Session::new(now, params, Arc::clone(stats)).map_err(|e| match e {
-        SessionError::Ice(e) => decoding_error(format!("the offer's ICE parameters: {e}")),
-        e => internal(e),
-    })?;
-    Ok((PeerConnection { local_credentials, session }, answer.to_string()))
+) -> Result<(PeerConnection, Negotiation, String), ApiError> {
+    let (local_credentials, local) = local_parameters(state);
+    let mut negotiation = Negotiation::new(cname());
+    negotiation.set_local_parameters(local);
+    let answer = negotiation
+        .prepare_answer(offer, &AnswerOptions::default())
+        .map_err(|e| super::peer::decoding_error(format!("cannot answer the offer: {e}")))?;
+    let dtls_role = role_for_offer(offer);
+    let session = session_for(state, now, stats, local_credentials.clone(), offer, dtls_role)?;
+    negotiation.set_dtls_role(setup_of(dtls_role));
+    let text = answer.to_string();
+    negotiation.commit_answer(offer.clone(), answer);
+    Ok((PeerConnection { local_credentials, session }, negotiation, text))
 }
 
 #[cfg(test)]

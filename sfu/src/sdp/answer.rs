@@ -57,11 +57,19 @@ pub struct AnswerOptions {
     pub media: BTreeMap<String, MediaAnswer>,
     /// Decision for mids not in `media`: [`MediaAnswer::receive`] by default.
     pub default: MediaAnswer,
+    /// Codecs a mid may use, by mid, in preference order: only offered codecs that match one
+    /// of these are accepted there (a subscriber's section is limited to what its publisher
+    /// sends). Mids not listed use every capability of their kind.
+    pub codecs: BTreeMap<String, Vec<CodecCapability>>,
 }
 
 impl Default for AnswerOptions {
     fn default() -> Self {
-        AnswerOptions { media: BTreeMap::new(), default: MediaAnswer::receive() }
+        AnswerOptions {
+            media: BTreeMap::new(),
+            default: MediaAnswer::receive(),
+            codecs: BTreeMap::new(),
+        }
     }
 }
 
@@ -69,6 +77,12 @@ impl AnswerOptions {
     /// Sets the decision for one mid.
     pub fn with(mut self, mid: impl Into<String>, answer: MediaAnswer) -> Self {
         self.media.insert(mid.into(), answer);
+        self
+    }
+
+    /// Limits the codecs of one mid (see [`AnswerOptions::codecs`]).
+    pub fn with_codecs(mut self, mid: impl Into<String>, codecs: Vec<CodecCapability>) -> Self {
+        self.codecs.insert(mid.into(), codecs);
         self
     }
 }
@@ -123,7 +137,8 @@ pub fn create_answer(
                 };
                 match m.kind {
                     MediaKind::Audio | MediaKind::Video => {
-                        context.rtp(*direction, send.as_ref())?
+                        let codecs = options.codecs.get(mid).map(Vec::as_slice);
+                        context.rtp(*direction, send.as_ref(), codecs)?
                     }
                     MediaKind::Application if !data_channel_accepted => {
                         let section = context.data_channel()?;
@@ -216,6 +231,7 @@ impl SectionContext<'_> {
         &self,
         wanted: Direction,
         send: Option<&SendStream>,
+        only: Option<&[CodecCapability]>,
     ) -> Result<Option<MediaDescription>, NegotiationError> {
         let m = self.media;
         // JSEP uses UDP/TLS/RTP/SAVPF; older stacks write RTP/SAVPF or TCP/TLS/RTP/SAVPF.
@@ -226,7 +242,7 @@ impl SectionContext<'_> {
         let caps = &self.local.capabilities;
         let offered = m.codecs();
         let mut chosen: Vec<(&Codec, &CodecCapability)> = Vec::new();
-        for cap in caps.codecs(&m.kind) {
+        for cap in only.unwrap_or(caps.codecs(&m.kind)) {
             for codec in offered.iter().filter(|c| !c.is_rtx() && cap.matches(c)) {
                 if !chosen.iter().any(|(c, _)| c.payload_type == codec.payload_type) {
                     chosen.push((codec, cap));
@@ -540,5 +556,29 @@ mod tests {
         assert_eq!(answer.media[0].direction(), Some(Direction::RecvOnly));
         assert!(answer.media[0].ssrcs().is_empty());
         assert!(answer.media[0].msid().is_none());
+    }
+
+    #[test]
+    fn a_mid_can_be_limited_to_some_codecs() {
+        let o = offer(
+            "m=video 9 UDP/TLS/RTP/SAVPF 96 97 98 99\r\na=mid:0\r\na=rtcp-mux\r\na=recvonly\r\n\
+             a=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n\
+             a=rtpmap:98 VP9/90000\r\na=fmtp:98 profile-id=0\r\na=rtpmap:99 rtx/90000\r\na=fmtp:99 apt=98\r\n",
+        );
+        let caps = crate::sdp::Capabilities::default();
+        let vp9 = caps.video_codecs[1].clone();
+        assert_eq!(vp9.name, "VP9");
+        let stream =
+            SendStream { ssrc: 5, rtx_ssrc: Some(6), cname: "c".into(), msid: Msid::new("s", "t") };
+        let options = AnswerOptions::default()
+            .with("0", MediaAnswer::send(stream))
+            .with_codecs("0", vec![vp9]);
+        let answer = create_answer(&o, &local(), &options).unwrap();
+        assert_eq!(answer.media[0].formats, ["98", "99"]);
+        assert_eq!(answer.media[0].direction(), Some(Direction::SendOnly));
+        // Nothing in common: the section is rejected.
+        let h264 = caps.video_codecs[3].clone();
+        let options = AnswerOptions::default().with_codecs("0", vec![h264]);
+        assert_eq!(create_answer(&o, &local(), &options).unwrap().media[0].port, 0);
     }
 }

@@ -23,7 +23,13 @@
 //! - RTP/RTCP (128..=191; RTCP when the second byte, marker bit masked, is 64..=95,
 //!   RFC 5761 §4) from a checked pair is unprotected in place with the inbound SRTP context
 //!   and counted; failures are counted by kind (`srtp_auth_failed`, `srtp_replayed`,
-//!   `srtp_before_keys`, `malformed_dropped`, `srtp_refused`).
+//!   `srtp_before_keys`, `malformed_dropped`, `srtp_refused`). What decrypted is left at
+//!   the start of the caller's buffer and announced by the [`ReceivedMedia`] that
+//!   `handle_receive` returns: the worker's [`Router`](crate::router::Router) forwards it
+//!   from there, without a copy.
+//!
+//! Forwarded media goes out through [`Session::protect_rtp_to_send`]: the router protects
+//! its own buffer in place and sends it to [`Session::media_path`], the selected pair.
 //! - Anything else is `malformed_dropped`.
 //!
 //! # Lifecycle
@@ -157,6 +163,33 @@ pub struct Transmit {
     pub remote: SocketAddr,
     /// The bytes.
     pub datagram: Vec<u8>,
+}
+
+/// What [`Session::handle_receive`] left in the datagram: a decrypted packet at its start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceivedMedia {
+    /// A well-formed RTP packet of `len` bytes.
+    Rtp {
+        /// Its length.
+        len: usize,
+    },
+    /// An RTCP compound packet of `len` bytes.
+    Rtcp {
+        /// Its length.
+        len: usize,
+    },
+}
+
+/// An RTP packet [`Session::protect_rtp_to_send`] protected: send `len` bytes from `local` to
+/// `remote`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutgoingRtp {
+    /// Our address to send from.
+    pub local: SocketAddr,
+    /// The peer's address.
+    pub remote: SocketAddr,
+    /// The protected length.
+    pub len: usize,
 }
 
 /// What the driver and the API must know about.
@@ -332,13 +365,17 @@ impl Session {
     /// to this session (or a STUN check the driver routed here by ufrag). Classified by first
     /// byte (RFC 7983): STUN to ICE, DTLS to the DTLS machine, RTP/RTCP unprotected in place.
     /// Anything else, and anything that fails, is dropped and counted.
+    ///
+    /// When the datagram was SRTP or SRTCP that authenticated, it now begins with the
+    /// decrypted packet and the result says its kind and length: `datagram[..len]` is what
+    /// the router forwards. No copy is made.
     pub fn handle_receive(
         &mut self,
         now: Instant,
         local: SocketAddr,
         remote: SocketAddr,
         datagram: &mut [u8],
-    ) {
+    ) -> Option<ReceivedMedia> {
         let span = self.span.clone();
         let _entered = span.enter();
         SessionStats::bump(&self.stats.datagrams_received);
@@ -346,20 +383,28 @@ impl Session {
         if self.ended.is_some() {
             SessionStats::bump(&self.stats.inactive_dropped);
             trace!(%remote, "dropped: session over");
-            return;
+            return None;
         }
         let pair = CandidatePair { local, remote };
-        match demux::classify(datagram) {
-            PacketClass::Stun => self.on_stun(now, pair, datagram),
-            PacketClass::Dtls => self.on_dtls(now, pair, datagram),
+        let media = match demux::classify(datagram) {
+            PacketClass::Stun => {
+                self.on_stun(now, pair, datagram);
+                None
+            }
+            PacketClass::Dtls => {
+                self.on_dtls(now, pair, datagram);
+                None
+            }
             PacketClass::Rtp => self.on_srtp(now, pair, datagram, false),
             PacketClass::Rtcp => self.on_srtp(now, pair, datagram, true),
             PacketClass::Unknown => {
                 SessionStats::bump(&self.stats.malformed_dropped);
                 trace!(%remote, first = ?datagram.first(), "dropped: unknown kind");
+                None
             }
-        }
+        };
         self.drain(now);
+        media
     }
 
     /// Fire the timers due at `now` (DTLS retransmission, consent expiry).
@@ -551,16 +596,22 @@ impl Session {
         }
     }
 
-    fn on_srtp(&mut self, now: Instant, pair: CandidatePair, datagram: &mut [u8], rtcp: bool) {
+    fn on_srtp(
+        &mut self,
+        now: Instant,
+        pair: CandidatePair,
+        datagram: &mut [u8],
+        rtcp: bool,
+    ) -> Option<ReceivedMedia> {
         if !self.is_checked(pair) {
             SessionStats::bump(&self.stats.unchecked_source_dropped);
             trace!(remote = %pair.remote, "dropped SRTP: no valid check on this 5-tuple");
-            return;
+            return None;
         }
         let Some(contexts) = &mut self.srtp else {
             SessionStats::bump(&self.stats.srtp_before_keys);
             trace!(remote = %pair.remote, rtcp, "dropped SRTP: no keys yet");
-            return;
+            return None;
         };
         let unprotected = if rtcp {
             contexts.inbound.unprotect_rtcp(datagram)
@@ -572,8 +623,9 @@ impl Session {
                 let packet = datagram.get(..len).unwrap_or_default();
                 if rtcp {
                     self.on_rtcp(now, pair, packet);
+                    Some(ReceivedMedia::Rtcp { len })
                 } else {
-                    self.on_rtp(now, pair, packet);
+                    self.on_rtp(now, pair, packet).then_some(ReceivedMedia::Rtp { len })
                 }
             }
             Err(error) => {
@@ -587,12 +639,14 @@ impl Session {
                 };
                 SessionStats::bump(counter);
                 trace!(remote = %pair.remote, rtcp, %error, "dropped SRTP");
+                None
             }
         }
     }
 
-    /// A decrypted, authenticated RTP packet. This is where a router takes over.
-    fn on_rtp(&mut self, now: Instant, pair: CandidatePair, packet: &[u8]) {
+    /// A decrypted, authenticated RTP packet, counted; `true` when it is well-formed and
+    /// goes on to the router.
+    fn on_rtp(&mut self, now: Instant, pair: CandidatePair, packet: &[u8]) -> bool {
         let _ = (now, pair);
         match rtp::RtpPacket::new_checked(packet) {
             Ok(view) => {
@@ -604,18 +658,19 @@ impl Session {
                     pt = view.payload_type(),
                     "RTP in"
                 );
+                true
             }
             Err(error) => {
                 // Authentic, so the sender built it this way (for example a padding count
                 // beyond the payload): nothing can be forwarded from it.
                 SessionStats::bump(&self.stats.malformed_dropped);
                 trace!(%error, "dropped decrypted RTP: malformed");
+                false
             }
         }
     }
 
-    /// A decrypted, authenticated RTCP compound packet. This is where feedback handling
-    /// takes over.
+    /// A decrypted, authenticated RTCP compound packet, counted; the router reads it.
     fn on_rtcp(&mut self, now: Instant, pair: CandidatePair, packet: &[u8]) {
         let _ = (now, pair);
         SessionStats::bump(&self.stats.rtcp_decrypted);
@@ -784,11 +839,15 @@ impl Session {
         Ok(protected)
     }
 
-    fn send(&mut self, now: Instant, packet: &[u8], rtcp: bool) -> Result<(), SessionSendError> {
+    /// Where media goes now: the selected pair, when the session is connected, has SRTP keys
+    /// and fresh consent (RFC 7675 §5.1 forbids media otherwise).
+    pub fn media_path(&self, now: Instant) -> Result<CandidatePair, SessionSendError> {
         if self.ended.is_some() {
             return Err(SessionSendError::Closed);
         }
-        let profile = self.srtp_profile().ok_or(SessionSendError::NotConnected)?;
+        if self.srtp.is_none() {
+            return Err(SessionSendError::NotConnected);
+        }
         let pair = self.ice.selected_pair().ok_or(SessionSendError::NoSelectedPair)?;
         // The agent's state changes only when it is called; a deadline already past counts.
         let consent_expired = self.ice.state() != ice::ConnectionState::Connected
@@ -796,6 +855,32 @@ impl Session {
         if consent_expired {
             return Err(SessionSendError::ConsentExpired);
         }
+        Ok(pair)
+    }
+
+    /// Protects the RTP packet in `buf[..len]` in place for sending now, and counts it as
+    /// sent: the driver sends `buf[..out.len]` from `out.local` to `out.remote` itself, from
+    /// its own buffer (the router's path, with no allocation). `buf` needs room for the
+    /// profile's [`srtp::ProtectionProfile::rtp_overhead`] after `len`. Refused as
+    /// [`Session::send_rtp`] is.
+    pub fn protect_rtp_to_send(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Result<OutgoingRtp, SessionSendError> {
+        let pair = self.media_path(now)?;
+        let protected = self.protect(buf, len, false)?;
+        let stats = &self.stats;
+        SessionStats::bump(&stats.datagrams_sent);
+        SessionStats::add(&stats.bytes_sent, len_u64(protected));
+        SessionStats::bump(&stats.rtp_sent);
+        Ok(OutgoingRtp { local: pair.local, remote: pair.remote, len: protected })
+    }
+
+    fn send(&mut self, now: Instant, packet: &[u8], rtcp: bool) -> Result<(), SessionSendError> {
+        let pair = self.media_path(now)?;
+        let profile = self.srtp_profile().ok_or(SessionSendError::NotConnected)?;
         let overhead = if rtcp { profile.rtcp_overhead() } else { profile.rtp_overhead() };
         let mut datagram = Vec::with_capacity(packet.len().saturating_add(overhead));
         datagram.extend_from_slice(packet);

@@ -71,6 +71,9 @@ counters! {
     inactive_dropped,
     /// SRTP/SRTCP packets refused for another reason: too many SSRCs, keys exhausted.
     srtp_refused,
+    /// RTP packets the router forwarded to this session (they are also counted in
+    /// `datagrams_sent` and `bytes_sent`).
+    rtp_sent,
 }
 
 impl SessionStats {

@@ -32,6 +32,17 @@
 //! [`MAX_FORWARDED_TUPLES`] per worker and swept every [`HOUSEKEEPING_INTERVAL`] once their
 //! session is gone.
 //!
+//! # Media
+//!
+//! Each worker owns a [`Router`] for the sessions it owns. When [`Session::handle_receive`]
+//! leaves decrypted RTP or RTCP in the receive buffer, the router forwards it in place (see
+//! [`crate::router`]): to subscribers on this worker directly, to other workers'
+//! subscribers through their command queues ([`Command::Media`], one copy per worker,
+//! dropped and counted when the queue is full). Keyframe requests for a publisher owned
+//! elsewhere go the same way ([`Command::KeyframeRequest`]). The router's tables are read
+//! again from the directory whenever its generation moves; the API wakes every worker with
+//! [`Command::RoutesChanged`] after a negotiation.
+//!
 //! # Session lifetime
 //!
 //! Timers from [`SessionTimers`]: a session that never reached `connected` is removed
@@ -61,8 +72,9 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, info_span, trace, warn, Span};
 
 use crate::config::SessionTimers;
-use crate::directory::{CheckRoute, Directory, SessionId};
-use crate::session::{ConnectionState, Session, SessionEvent, Transmit};
+use crate::directory::{CheckRoute, Directory, SessionId, TrackId};
+use crate::router::{Forward, MediaSink, Router, Sessions};
+use crate::session::{ConnectionState, ReceivedMedia, Session, SessionEvent, Transmit};
 
 /// Largest datagram accepted, in bytes (see the module documentation).
 pub const MAX_DATAGRAM_LEN: usize = 1500;
@@ -103,6 +115,22 @@ pub enum Command {
         /// The bytes.
         datagram: Vec<u8>,
     },
+    /// A decrypted RTP packet of `track` from the publisher's worker, for the subscribers of
+    /// this one.
+    Media {
+        /// The track.
+        track: TrackId,
+        /// The packet, decrypted.
+        packet: Vec<u8>,
+    },
+    /// Subscribers on another worker want a keyframe of `track`, whose publisher this
+    /// worker owns.
+    KeyframeRequest {
+        /// The track.
+        track: TrackId,
+    },
+    /// Tracks, subscriptions or owners changed in the directory: read the routes again.
+    RoutesChanged,
     /// Stop the worker.
     Shutdown,
 }
@@ -118,6 +146,8 @@ pub struct Shared {
     pub timers: SessionTimers,
     /// The bound UDP addresses; each worker's sockets are in this order.
     pub local_addrs: Vec<SocketAddr>,
+    /// At most one keyframe request per published track in this interval.
+    pub keyframe_interval: Duration,
 }
 
 /// The running workers.
@@ -153,6 +183,17 @@ impl Notifier {
         if let Some(sender) = self.senders.get(index) {
             // Fails only when the worker has stopped (shutdown).
             let _ = sender.send(Command::SessionAdded { id, created }).await;
+        }
+    }
+}
+
+impl Notifier {
+    /// Wakes every worker to read its media routes again (after a negotiation changed
+    /// tracks or subscriptions). Never waits: a worker with a full queue reads them at its
+    /// next wake-up anyway, since the directory's generation moved.
+    pub fn routes_changed(&self) {
+        for sender in &self.senders {
+            let _ = sender.try_send(Command::RoutesChanged);
         }
     }
 }
@@ -294,6 +335,66 @@ struct Worker {
     /// Unclaimed-session expiry: (deadline, id, creation instant).
     unclaimed: BinaryHeap<Reverse<(Instant, SessionId, Instant)>>,
     housekeeping_at: Instant,
+    router: Router,
+}
+
+/// The sessions of a worker, as the router reaches them.
+struct Slots<'a>(&'a mut HashMap<SessionId, Slot>);
+
+impl Sessions for Slots<'_> {
+    fn session_mut(&mut self, id: SessionId) -> Option<&mut Session> {
+        self.0.get_mut(&id).map(|slot| &mut *slot.session)
+    }
+}
+
+/// The router's way out: this worker's sockets and the other workers' queues.
+struct Outlet<'a> {
+    sockets: &'a [UdpSocket],
+    local_addrs: &'a [SocketAddr],
+    peers: &'a [mpsc::Sender<Command>],
+    stats: &'a DriverStats,
+}
+
+impl MediaSink for Outlet<'_> {
+    fn send(&mut self, local: SocketAddr, remote: SocketAddr, datagram: &[u8]) {
+        let Some(socket) = socket_for(self.sockets, self.local_addrs, local) else {
+            DriverStats::bump(&self.stats.dropped_no_socket);
+            return;
+        };
+        // UDP: a full socket buffer drops the datagram, as the network would.
+        match socket.try_send_to(datagram, remote) {
+            Ok(n) => {
+                DriverStats::bump(&self.stats.datagrams_sent);
+                DriverStats::add(&self.stats.bytes_sent, n as u64);
+            }
+            Err(e) => {
+                DriverStats::bump(&self.stats.send_errors);
+                trace!(%remote, error = %e, "UDP send error");
+            }
+        }
+    }
+
+    fn forward(&mut self, worker: usize, message: Forward) -> bool {
+        let Some(sender) = self.peers.get(worker) else { return false };
+        let command = match message {
+            Forward::Media { track, packet } => Command::Media { track, packet },
+            Forward::KeyframeRequest { track } => Command::KeyframeRequest { track },
+        };
+        sender.try_send(command).is_ok()
+    }
+}
+
+/// The socket of `local` (or, for an address the socket is not bound to exactly, the one of
+/// its family and port).
+fn socket_for<'a>(
+    sockets: &'a [UdpSocket],
+    addrs: &[SocketAddr],
+    local: SocketAddr,
+) -> Option<&'a UdpSocket> {
+    let index = addrs.iter().position(|a| *a == local).or_else(|| {
+        addrs.iter().position(|a| a.is_ipv4() == local.is_ipv4() && a.port() == local.port())
+    });
+    index.and_then(|i| sockets.get(i))
 }
 
 impl Worker {
@@ -305,7 +406,6 @@ impl Worker {
     ) -> Worker {
         Worker {
             index,
-            shared,
             peers,
             sockets,
             next_socket: 0,
@@ -315,6 +415,8 @@ impl Worker {
             timers: BinaryHeap::new(),
             unclaimed: BinaryHeap::new(),
             housekeeping_at: Instant::now() + HOUSEKEEPING_INTERVAL,
+            router: Router::new(index, shared.keyframe_interval, Arc::clone(&shared.stats)),
+            shared,
         }
     }
 
@@ -339,6 +441,7 @@ impl Worker {
                 () = &mut sleep => {}
             }
             self.fire_timers(Instant::now()).await;
+            self.refresh_routes(Instant::now()).await;
         }
         self.close_all().await;
         debug!(worker = self.index, "UDP worker stopped");
@@ -377,7 +480,67 @@ impl Worker {
     fn next_wake(&self) -> Instant {
         let session = self.timers.peek().map(|Reverse((at, _))| *at);
         let unclaimed = self.unclaimed.peek().map(|Reverse((at, _, _))| *at);
-        [session, unclaimed].into_iter().flatten().fold(self.housekeeping_at, Instant::min)
+        [session, unclaimed, self.router.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .fold(self.housekeeping_at, Instant::min)
+    }
+
+    /// Reads the media routes again when the directory changed since the last read, then
+    /// starts the subscriber streams that became ready.
+    async fn refresh_routes(&mut self, now: Instant) {
+        let generation = self.shared.directory.generation();
+        if self.router.generation() == Some(generation) {
+            return;
+        }
+        let routes = self.shared.directory.media_routes(self.index);
+        self.router.refresh(routes);
+        self.start_streams(now).await;
+    }
+
+    /// Keyframe requests for subscriber streams whose session is connected and that had none.
+    async fn start_streams(&mut self, now: Instant) {
+        let mut outlet = Outlet {
+            sockets: &self.sockets,
+            local_addrs: &self.shared.local_addrs,
+            peers: &self.peers,
+            stats: &self.shared.stats,
+        };
+        self.router.start_streams(now, &mut Slots(&mut self.sessions), &mut outlet);
+        self.flush_touched().await;
+    }
+
+    /// Sends what the router queued on sessions (PLIs to publishers).
+    async fn flush_touched(&mut self) {
+        while let Some(id) = self.router.pop_touched() {
+            while let Some(t) = self.sessions.get_mut(&id).and_then(|s| s.session.poll_transmit()) {
+                self.send(t).await;
+            }
+        }
+    }
+
+    /// Hands what a session decrypted to the router.
+    async fn route(&mut self, now: Instant, id: SessionId, media: ReceivedMedia, datagram: &[u8]) {
+        let mut outlet = Outlet {
+            sockets: &self.sockets,
+            local_addrs: &self.shared.local_addrs,
+            peers: &self.peers,
+            stats: &self.shared.stats,
+        };
+        let mut sessions = Slots(&mut self.sessions);
+        match media {
+            ReceivedMedia::Rtp { len } => {
+                if let Some(packet) = datagram.get(..len) {
+                    self.router.on_rtp(now, id, packet, &mut sessions, &mut outlet);
+                }
+            }
+            ReceivedMedia::Rtcp { len } => {
+                if let Some(packet) = datagram.get(..len) {
+                    self.router.on_rtcp(now, id, packet, &mut sessions, &mut outlet);
+                }
+            }
+        }
+        self.flush_touched().await;
     }
 
     async fn on_command(&mut self, command: Command) {
@@ -390,7 +553,36 @@ impl Worker {
                 DriverStats::bump(&self.shared.stats.forwarded_in);
                 self.deliver(Instant::now(), id, local, remote, &mut datagram).await;
             }
-            Command::Shutdown => {}
+            Command::Media { track, packet } => {
+                self.refresh_routes(Instant::now()).await;
+                let mut outlet = Outlet {
+                    sockets: &self.sockets,
+                    local_addrs: &self.shared.local_addrs,
+                    peers: &self.peers,
+                    stats: &self.shared.stats,
+                };
+                let mut sessions = Slots(&mut self.sessions);
+                self.router.on_forwarded_media(
+                    Instant::now(),
+                    track,
+                    &packet,
+                    &mut sessions,
+                    &mut outlet,
+                );
+            }
+            Command::KeyframeRequest { track } => {
+                self.refresh_routes(Instant::now()).await;
+                let mut outlet = Outlet {
+                    sockets: &self.sockets,
+                    local_addrs: &self.shared.local_addrs,
+                    peers: &self.peers,
+                    stats: &self.shared.stats,
+                };
+                let mut sessions = Slots(&mut self.sessions);
+                self.router.on_keyframe_request(Instant::now(), track, &mut sessions, &mut outlet);
+                self.flush_touched().await;
+            }
+            Command::RoutesChanged | Command::Shutdown => {}
         }
     }
 
@@ -588,7 +780,11 @@ impl Worker {
             return;
         };
         DriverStats::bump(&self.shared.stats.delivered);
-        slot.span.in_scope(|| slot.session.handle_receive(now, local, remote, datagram));
+        let media =
+            slot.span.in_scope(|| slot.session.handle_receive(now, local, remote, datagram));
+        if let Some(media) = media {
+            self.route(now, id, media, datagram).await;
+        }
         self.after_input(now, id, now).await;
     }
 
@@ -643,6 +839,7 @@ impl Worker {
             }
         }
         let state = slot.session.state();
+        let connected = state == ConnectionState::Connected && slot.state != state;
         if state != slot.state {
             slot.state = state;
             self.shared.directory.set_state(id, state);
@@ -665,6 +862,9 @@ impl Worker {
             };
         }
         self.reschedule(id, floor);
+        if connected {
+            self.start_streams(now).await;
+        }
     }
 
     /// Pushes the session's next instant (its own timer or the driver's deadline) to the heap
@@ -682,13 +882,8 @@ impl Worker {
 
     async fn send(&self, transmit: Transmit) {
         let stats = &self.shared.stats;
-        let addrs = &self.shared.local_addrs;
-        let index = addrs.iter().position(|a| *a == transmit.local).or_else(|| {
-            addrs.iter().position(|a| {
-                a.is_ipv4() == transmit.local.is_ipv4() && a.port() == transmit.local.port()
-            })
-        });
-        let Some(socket) = index.and_then(|i| self.sockets.get(i)) else {
+        let Some(socket) = socket_for(&self.sockets, &self.shared.local_addrs, transmit.local)
+        else {
             DriverStats::bump(&stats.dropped_no_socket);
             debug!(local = %transmit.local, "no socket for this local address");
             return;
@@ -726,6 +921,10 @@ impl Worker {
             } else {
                 self.reschedule(id, now);
             }
+        }
+        if self.router.poll_timeout().is_some_and(|t| t <= now) {
+            self.router.handle_timeout(now, &mut Slots(&mut self.sessions));
+            self.flush_touched().await;
         }
         while let Some(&Reverse((at, id, created))) = self.unclaimed.peek() {
             if at > now {

@@ -87,6 +87,33 @@ driver_counters! {
     five_tuples,
     /// Gauge: 5-tuples a worker forwards to the owning worker.
     forwarded_tuples,
+    /// RTP packets sent to subscribers.
+    rtp_forwarded,
+    /// RTP packets of a session that publishes nothing on their SSRC or mid.
+    rtp_unrouted,
+    /// RTP packets of a publisher's RTX streams (not forwarded: the SFU sends no NACKs
+    /// upstream yet, so they are probes).
+    rtp_dropped_rtx,
+    /// RTP packets of a second source of one track (a simulcast layer): one source is
+    /// forwarded.
+    rtp_dropped_other_source,
+    /// Subscriber copies dropped: the subscriber did not negotiate the packet's codec.
+    rtp_dropped_no_codec,
+    /// Subscriber copies dropped: the subscriber is not connected, has no fresh consent, or
+    /// SRTP refused the packet.
+    rtp_dropped_not_sendable,
+    /// Decrypted packets passed to another worker for its subscribers.
+    media_forwarded_out,
+    /// Decrypted packets received from another worker.
+    media_forwarded_in,
+    /// Packets or keyframe requests for another worker dropped because its queue was full.
+    media_dropped_queue_full,
+    /// PLIs sent to publishers.
+    keyframe_requests_sent,
+    /// PLIs and FIRs received from subscribers.
+    keyframe_requests_received,
+    /// Times a worker read its media routes again.
+    routes_refreshed,
 }
 
 impl DriverStats {

@@ -80,6 +80,58 @@ impl TestServer {
         .await
     }
 
+    /// `PUT /v1/apps/default/{path}` with the right bearer token and a JSON body.
+    pub async fn put_json(&self, path: &str, body: &Value) -> HttpReply {
+        let auth = format!("Bearer {SECRET}");
+        let body = body.to_string();
+        http(
+            self.addr(),
+            "PUT",
+            &format!("/v1/apps/default/{path}"),
+            &[("Authorization", &auth), ("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
+        .await
+    }
+
+    /// Creates a session without a PeerConnection; returns its id.
+    pub async fn new_empty_session(&self) -> String {
+        let reply = self.post_json("sessions/new", &serde_json::json!({})).await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
+        reply.json()["sessionId"].as_str().expect("sessionId").to_owned()
+    }
+
+    /// `POST sessions/{id}/tracks/new` with `body`; asserts HTTP 200 and returns the JSON.
+    pub async fn tracks_new(&self, id: &str, body: &Value) -> Value {
+        let reply = self.post_json(&format!("sessions/{id}/tracks/new"), body).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert_json_with_vary(&reply);
+        reply.json()
+    }
+
+    /// Pushes the tracks of `offer` (`(mid, trackName)` pairs) on session `id`; returns the
+    /// answer SDP.
+    pub async fn push(&self, id: &str, offer: &str, tracks: &[(&str, &str)]) -> String {
+        let tracks: Vec<Value> = tracks
+            .iter()
+            .map(|(mid, name)| serde_json::json!({"location": "local", "mid": mid, "trackName": name}))
+            .collect();
+        let body = self
+            .tracks_new(
+                id,
+                &serde_json::json!({
+                    "sessionDescription": {"type": "offer", "sdp": offer},
+                    "tracks": tracks,
+                }),
+            )
+            .await;
+        assert_eq!(body["requiresImmediateRenegotiation"], false, "{body}");
+        for track in body["tracks"].as_array().expect("tracks") {
+            assert!(track.get("errorCode").is_none(), "{body}");
+        }
+        body["sessionDescription"]["sdp"].as_str().expect("answer").to_owned()
+    }
+
     /// Creates a session with `sdp` as the offer; returns (session id, answer SDP).
     pub async fn new_session(&self, sdp: &str) -> (String, String) {
         let reply = self
@@ -250,17 +302,23 @@ impl Browser {
                 .unwrap();
         let advertised = offer_certificate.unwrap_or(&ours.config().certificate).fingerprint();
         let browser = ice::Credentials::generate(&mut rng);
-        let offer = CHROME_AV
-            .replace(
-                &format!("a=ice-ufrag:{CHROME_AV_UFRAG}"),
-                &format!("a=ice-ufrag:{}", browser.ufrag()),
-            )
-            .replace(&format!("a=ice-pwd:{CHROME_AV_PWD}"), &format!("a=ice-pwd:{}", browser.pwd()))
-            .replace(CHROME_AV_FINGERPRINT, &format!("a=fingerprint:{advertised}"));
+        let offer = personalize(CHROME_AV, &browser, advertised);
         let (id, answer) = server.new_session(&offer).await;
-        let answer = sfu::sdp::SessionDescription::parse(&answer).unwrap();
-        let c = answer.ice_credentials(&answer.media[0]).unwrap();
-        let sfu = ice::Credentials::new(c.ufrag, c.pwd).unwrap();
+        let sfu = description_credentials(&answer);
+        Browser::with_session(server, target, id, sfu, browser, ours, &mut rng).await
+    }
+
+    /// A client for session `id` whose SDP (answer or offer) carried `sfu` as the SFU's ICE
+    /// credentials; the client checks with `browser` and runs DTLS as client with `ours`.
+    pub async fn with_session(
+        server: &TestServer,
+        target: SocketAddr,
+        id: String,
+        sfu: ice::Credentials,
+        browser: ice::Credentials,
+        ours: dtls::DtlsContext,
+        rng: &mut rand::rngs::StdRng,
+    ) -> Browser {
         let any = if target.is_ipv4() { "127.0.0.1:0" } else { "[::1]:0" };
         let socket = tokio::net::UdpSocket::bind(any).await.unwrap();
         let local = socket.local_addr().unwrap();
@@ -272,8 +330,68 @@ impl Browser {
             ours,
             server.running.fingerprint().clone(),
         );
-        let client = sfu::test_client::TestClient::new(Instant::now(), params, &mut rng).unwrap();
+        let client = sfu::test_client::TestClient::new(Instant::now(), params, rng).unwrap();
         Browser { client, socket, local, id, buf: vec![0u8; 2048] }
+    }
+
+    /// A session created without an offer that pushes the tracks of `fixture` (`(mid,
+    /// trackName)` pairs) with its first offer, and its client (not connected yet).
+    pub async fn publish(
+        server: &TestServer,
+        target: SocketAddr,
+        seed: u64,
+        fixture: &str,
+        tracks: &[(&str, &str)],
+    ) -> Browser {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let ours =
+            dtls::DtlsContext::new(dtls::DtlsConfig::new(dtls::Certificate::generate().unwrap()))
+                .unwrap();
+        let browser = ice::Credentials::generate(&mut rng);
+        let offer = personalize(fixture, &browser, ours.config().certificate.fingerprint());
+        let id = server.new_empty_session().await;
+        let answer = server.push(&id, &offer, tracks).await;
+        let sfu = description_credentials(&answer);
+        Browser::with_session(server, target, id, sfu, browser, ours, &mut rng).await
+    }
+
+    /// A session created without an offer that pulls `tracks` (`(publisher session,
+    /// trackName)`) with the SFU's offer, answered as a browser does (every section
+    /// received, `a=setup:active`); returns its client (not connected yet) and the offer.
+    pub async fn subscribe(
+        server: &TestServer,
+        target: SocketAddr,
+        seed: u64,
+        tracks: &[(&str, &str)],
+    ) -> (Browser, sfu::sdp::SessionDescription) {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let ours =
+            dtls::DtlsContext::new(dtls::DtlsConfig::new(dtls::Certificate::generate().unwrap()))
+                .unwrap();
+        let browser = ice::Credentials::generate(&mut rng);
+        let id = server.new_empty_session().await;
+        let items: Vec<Value> = tracks
+            .iter()
+            .map(|(session, name)| {
+                serde_json::json!({"location": "remote", "sessionId": session, "trackName": name})
+            })
+            .collect();
+        let body = server.tracks_new(&id, &serde_json::json!({ "tracks": items })).await;
+        assert_eq!(body["requiresImmediateRenegotiation"], true, "{body}");
+        let offer = body["sessionDescription"]["sdp"].as_str().expect("offer").to_owned();
+        let answer = browser_answer(&offer, &browser, ours.config().certificate.fingerprint());
+        let reply = server
+            .put_json(
+                &format!("sessions/{id}/renegotiate"),
+                &serde_json::json!({"sessionDescription": {"type": "answer", "sdp": answer}}),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        let sfu = description_credentials(&offer);
+        let browser = Browser::with_session(server, target, id, sfu, browser, ours, &mut rng).await;
+        (browser, sfu::sdp::SessionDescription::parse(&offer).unwrap())
     }
 
     /// Sends what the client has queued.
@@ -321,6 +439,58 @@ impl Browser {
             );
         }
     }
+}
+
+/// `sdp` with its ICE credentials and fingerprint lines replaced by these.
+pub fn personalize(
+    sdp: &str,
+    credentials: &ice::Credentials,
+    fingerprint: &dtls::Fingerprint,
+) -> String {
+    sdp.split_inclusive('\n')
+        .map(|line| {
+            let end = if line.ends_with("\r\n") { "\r\n" } else { "\n" };
+            if line.starts_with("a=ice-ufrag:") {
+                format!("a=ice-ufrag:{}{end}", credentials.ufrag())
+            } else if line.starts_with("a=ice-pwd:") {
+                format!("a=ice-pwd:{}{end}", credentials.pwd())
+            } else if line.starts_with("a=fingerprint:") {
+                format!("a=fingerprint:{fingerprint}{end}")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect()
+}
+
+/// The SFU's ICE credentials in one of its descriptions.
+pub fn description_credentials(sdp: &str) -> ice::Credentials {
+    let description = sfu::sdp::SessionDescription::parse(sdp).unwrap();
+    let c = description.ice_credentials(&description.media[0]).unwrap();
+    ice::Credentials::new(c.ufrag, c.pwd).unwrap()
+}
+
+/// What a browser answers to an SFU offer: every section received, `a=setup:active`, the
+/// given ICE credentials and certificate fingerprint.
+pub fn browser_answer(
+    offer: &str,
+    credentials: &ice::Credentials,
+    fingerprint: &dtls::Fingerprint,
+) -> String {
+    use sfu::sdp::{create_answer, AnswerOptions, Fingerprint, LocalParameters, Setup};
+    let offer = sfu::sdp::SessionDescription::parse(offer).expect("the SFU's offer parses");
+    let mut local = LocalParameters::new(
+        42,
+        credentials.ufrag(),
+        credentials.pwd(),
+        Fingerprint {
+            algorithm: fingerprint.algorithm().name().to_owned(),
+            value: fingerprint.value().to_vec(),
+        },
+        Vec::new(),
+    );
+    local.dtls_role = Some(Setup::Active);
+    create_answer(&offer, &local, &AnswerOptions::default()).expect("answerable").to_string()
 }
 
 /// The `a=fingerprint` line of [`CHROME_AV`].

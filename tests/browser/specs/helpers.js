@@ -103,4 +103,93 @@ async function pollSession(sessionId, predicate, timeoutMs = 15_000) {
   throw new Error(`session ${sessionId} never satisfied the condition; last: ${JSON.stringify(last)}`);
 }
 
-module.exports = { sfu, api, publishInPage, waitConnectedInPage, pollSession };
+// Runs in the page. The Calls flow of a publisher: a session created without an offer, then
+// tracks/new with the first offer naming each sendonly transceiver's track by its kind
+// ('audio', 'video'). Keeps the PeerConnection in window.__pub.
+async function pushInPage({ appId, secret }) {
+  const call = async (method, path, body) => {
+    const res = await fetch(`/v1/apps/${appId}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${secret}` },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = await res.json();
+    if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(json)}`);
+    return json;
+  };
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240 } });
+  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+  const transceivers = stream.getTracks().map((track) => pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] }));
+  const { sessionId } = await call('POST', '/sessions/new');
+  await pc.setLocalDescription(await pc.createOffer());
+  const tracks = transceivers.map((t) => ({ location: 'local', mid: t.mid, trackName: t.sender.track.kind }));
+  const res = await call('POST', `/sessions/${sessionId}/tracks/new`, {
+    sessionDescription: { type: 'offer', sdp: pc.localDescription.sdp },
+    tracks,
+  });
+  if (res.requiresImmediateRenegotiation) throw new Error('a push needs no renegotiation');
+  for (const t of res.tracks) if (t.errorCode) throw new Error(`push of ${t.trackName}: ${t.errorCode} ${t.errorDescription}`);
+  await pc.setRemoteDescription(res.sessionDescription);
+  window.__pub = pc;
+  return { sessionId, tracks: res.tracks };
+}
+
+// Runs in the page. The Calls flow of a subscriber without an offer of its own: a session
+// created empty, tracks/new with remote tracks, the SFU's offer set as remote description,
+// the answer sent with PUT renegotiate. Plays what arrives in <video>/<audio> elements and
+// keeps the PeerConnection in window.__sub.
+async function pullInPage({ appId, secret, sessionId, trackNames }) {
+  const call = async (method, path, body) => {
+    const res = await fetch(`/v1/apps/${appId}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${secret}` },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = await res.json();
+    if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(json)}`);
+    return json;
+  };
+  const { sessionId: own } = await call('POST', '/sessions/new');
+  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+  const remote = new MediaStream();
+  pc.addEventListener('track', (e) => {
+    remote.addTrack(e.track);
+    const element = document.createElement(e.track.kind);
+    element.autoplay = true;
+    element.muted = true;
+    element.srcObject = new MediaStream([e.track]);
+    document.body.appendChild(element);
+    element.play().catch(() => {});
+  });
+  const res = await call('POST', `/sessions/${own}/tracks/new`, {
+    tracks: trackNames.map((trackName) => ({ location: 'remote', sessionId, trackName })),
+  });
+  if (!res.requiresImmediateRenegotiation) throw new Error(`expected an offer: ${JSON.stringify(res)}`);
+  for (const t of res.tracks) if (t.errorCode) throw new Error(`pull of ${t.trackName}: ${t.errorCode} ${t.errorDescription}`);
+  await pc.setRemoteDescription(res.sessionDescription);
+  await pc.setLocalDescription(await pc.createAnswer());
+  await call('PUT', `/sessions/${own}/renegotiate`, { sessionDescription: { type: 'answer', sdp: pc.localDescription.sdp } });
+  window.__sub = pc;
+  return { sessionId: own, tracks: res.tracks };
+}
+
+// Runs in the page: what getStats() says about the subscriber's inbound streams.
+async function inboundInPage() {
+  const stats = await window.__sub.getStats();
+  const out = { connectionState: window.__sub.connectionState, video: null, audio: null };
+  stats.forEach((s) => {
+    if (s.type === 'inbound-rtp') {
+      out[s.kind] = {
+        packetsReceived: s.packetsReceived || 0,
+        framesDecoded: s.framesDecoded || 0,
+        packetsLost: s.packetsLost || 0,
+        codecId: s.codecId,
+      };
+    }
+  });
+  return out;
+}
+
+module.exports = {
+  sfu, api, publishInPage, waitConnectedInPage, pollSession, pushInPage, pullInPage, inboundInPage,
+};

@@ -1,0 +1,215 @@
+//! Pieces every negotiating endpoint shares: reading JSON bodies and session descriptions,
+//! our parameters for a new session, and the [`Session`] machine for a PeerConnection once
+//! the client's description is known.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use hyper::StatusCode;
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use serde_json::{Map, Value};
+
+use super::http::ApiError;
+use super::ApiState;
+use crate::directory::{DirectoryError, PeerConnection, SessionId};
+use crate::sdp::{LocalParameters, MediaDescription, SessionDescription, Setup};
+use crate::session::{Session, SessionError, SessionParams, SessionStats};
+
+/// 400 `decoding_error`.
+pub(super) fn decoding_error(description: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "decoding_error", description)
+}
+
+/// 406 `invalid_params`.
+pub(super) fn invalid_params(description: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::NOT_ACCEPTABLE, "invalid_params", description)
+}
+
+/// 404 `not_found` for a session id that is malformed or unknown.
+pub(super) fn session_not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no session with this id")
+}
+
+/// 500 `internal_error`.
+pub(super) fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", e.to_string())
+}
+
+/// The body as a JSON object; an empty body is an empty object.
+pub(super) fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if body.trim_ascii().is_empty() {
+        return Ok(Map::new());
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| decoding_error(format!("the request body is not valid JSON: {e}")))?;
+    match value {
+        Value::Object(object) => Ok(object),
+        _ => Err(decoding_error("the request body must be a JSON object")),
+    }
+}
+
+/// `sessionDescription` of a body, which must be of type `expected` (`"offer"` or
+/// `"answer"`) and parse. Absent or `null`: `None`.
+pub(super) fn session_description(
+    object: &Map<String, Value>,
+    expected: &str,
+) -> Result<Option<SessionDescription>, ApiError> {
+    let description = match object.get("sessionDescription") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(d)) => d,
+        Some(_) => return Err(decoding_error("sessionDescription must be an object")),
+    };
+    match description.get("type").and_then(Value::as_str) {
+        Some(t) if t == expected => {}
+        Some(other) => {
+            return Err(decoding_error(format!(
+                "sessionDescription.type is \"{other}\"; this call takes an \"{expected}\""
+            )))
+        }
+        None => {
+            return Err(decoding_error(format!("sessionDescription.type must be \"{expected}\"")))
+        }
+    }
+    let Some(sdp) = description.get("sdp").and_then(Value::as_str) else {
+        return Err(decoding_error("sessionDescription.sdp must be a string"));
+    };
+    SessionDescription::parse(sdp)
+        .map(Some)
+        .map_err(|e| decoding_error(format!("invalid SDP {expected}: {e}")))
+}
+
+/// A random RTCP CNAME for what the SFU sends a session.
+pub(super) fn cname() -> String {
+    rand::thread_rng().sample_iter(&Alphanumeric).take(16).map(char::from).collect()
+}
+
+/// Fresh ICE credentials and our parameters with them.
+pub(super) fn local_parameters(state: &ApiState) -> (ice::Credentials, LocalParameters) {
+    let mut rng = rand::thread_rng();
+    let credentials = ice::Credentials::generate(&mut rng);
+    // RFC 8866 §5.2: the o= session id fits in 63 bits for compatibility.
+    let local = LocalParameters::new(
+        rng.gen::<u64>() >> 1,
+        credentials.ufrag(),
+        credentials.pwd(),
+        state.fingerprint.clone(),
+        state.candidates.clone(),
+    );
+    (credentials, local)
+}
+
+/// Our ICE credentials as they are in `local`.
+pub(super) fn credentials_of(local: &LocalParameters) -> Result<ice::Credentials, ApiError> {
+    ice::Credentials::new(&local.ice_ufrag, &local.ice_pwd).map_err(internal)
+}
+
+/// The m-section whose transport a whole description uses: the BUNDLE tag (first mid of the
+/// group, RFC 8843 §7.2.1), else the first section that is not rejected.
+pub(super) fn transport_media(description: &SessionDescription) -> Option<&MediaDescription> {
+    description
+        .bundle_group()
+        .and_then(|g| g.mids.first())
+        .and_then(|mid| description.media_by_mid(mid))
+        .or_else(|| description.media.iter().find(|m| !m.is_rejected()))
+}
+
+/// Our DTLS role against a client offer (RFC 5763 §5): an offer that is passive makes us the
+/// DTLS client; actpass, active or no a=setup make us passive, the DTLS server (the choice
+/// `create_answer` writes).
+pub(super) fn role_for_offer(offer: &SessionDescription) -> dtls::Role {
+    match transport_media(offer).and_then(|m| offer.setup(m)) {
+        Some(Setup::Passive) => dtls::Role::Client,
+        _ => dtls::Role::Server,
+    }
+}
+
+/// Our DTLS role from the client's answer to our `actpass` offer (RFC 5763 §5): it chose
+/// `active` (we are the server) or `passive` (we are the client).
+pub(super) fn role_for_answer(answer: &SessionDescription) -> Result<dtls::Role, ApiError> {
+    match transport_media(answer).and_then(|m| answer.setup(m)) {
+        Some(Setup::Active) => Ok(dtls::Role::Server),
+        Some(Setup::Passive) => Ok(dtls::Role::Client),
+        _ => Err(decoding_error(
+            "the answer must say a=setup:active or a=setup:passive (RFC 5763 §5)",
+        )),
+    }
+}
+
+/// The SDP form of our DTLS role, for later answers.
+pub(super) fn setup_of(role: dtls::Role) -> Setup {
+    match role {
+        dtls::Role::Server => Setup::Passive,
+        dtls::Role::Client => Setup::Active,
+    }
+}
+
+/// The machine of a PeerConnection whose remote description (the client's offer or answer)
+/// is `remote`.
+pub(super) fn session_for(
+    state: &ApiState,
+    now: Instant,
+    stats: &Arc<SessionStats>,
+    local_credentials: ice::Credentials,
+    remote: &SessionDescription,
+    dtls_role: dtls::Role,
+) -> Result<Session, ApiError> {
+    let media = transport_media(remote)
+        .ok_or_else(|| decoding_error("the description has no usable m= section"))?;
+    let ice = remote
+        .ice_credentials(media)
+        .ok_or_else(|| decoding_error("the description has no a=ice-ufrag/a=ice-pwd"))?;
+    let remote_credentials = ice::Credentials::new(ice.ufrag, ice.pwd).map_err(|e| {
+        decoding_error(format!("the description's ICE credentials are invalid: {e}"))
+    })?;
+    let remote_fingerprint = remote
+        .fingerprints(media)
+        .into_iter()
+        .find_map(|f| {
+            let algorithm = dtls::HashAlgorithm::from_name(&f.algorithm)?;
+            dtls::Fingerprint::new(algorithm, f.value.clone()).ok()
+        })
+        .ok_or_else(|| {
+            decoding_error(
+                "the description has no usable a=fingerprint (sha-1, sha-224, sha-256, sha-384 \
+                 or sha-512 with a digest of the right length)",
+            )
+        })?;
+    let params = SessionParams {
+        local_credentials,
+        remote_credentials,
+        ice: state.config.ice,
+        dtls_context: state.dtls.clone(),
+        dtls_role,
+        remote_fingerprint,
+        srtp: state.config.srtp,
+    };
+    Session::new(now, params, Arc::clone(stats)).map_err(|e| match e {
+        SessionError::Ice(e) => decoding_error(format!("the description's ICE parameters: {e}")),
+        e => internal(e),
+    })
+}
+
+/// Gives a session created without a PeerConnection its machine (the first description of
+/// the client arrived), and tells a worker to expire it if nobody claims it.
+pub(super) async fn attach(
+    state: &ApiState,
+    now: Instant,
+    id: SessionId,
+    local_credentials: ice::Credentials,
+    session: Session,
+) -> Result<(), ApiError> {
+    let peer = PeerConnection { local_credentials, session };
+    match state.directory.attach(now, id, peer) {
+        Ok(()) => {
+            state.notifier.session_added(id, now).await;
+            Ok(())
+        }
+        Err(DirectoryError::NotFound) => Err(ApiError::new(
+            StatusCode::GONE,
+            "session_error",
+            "the session ended while negotiating",
+        )),
+        Err(e) => Err(internal(e)),
+    }
+}
