@@ -17,6 +17,13 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# The pinned Playwright (tests/browser/package-lock.json) drives Firefox ESR 153 and newer;
+# an older firefox-esr left on the machine (ESR 140 and before lack WebDriver BiDi's
+# network.addDataCollector) is upgraded, and chromium with it.
+ff_major=$(firefox-esr --version 2>/dev/null | grep -Eo '[0-9]+' | head -1 || true)
+if [ -n "$ff_major" ] && [ "$ff_major" -lt 153 ]; then
+  missing+=(firefox-esr chromium)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -53,10 +60,10 @@ export HOME="${HOME:-/root}"
 (
   cd tests/browser
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
-  # A fresh network namespace with only loopback keeps the browsers off any real network
-  # when this machine allows it; otherwise the tests run as they are (they use loopback only).
+  # A fresh network namespace keeps the browsers off any real network when this machine
+  # allows it (see in-netns.sh); otherwise the tests run as they are (they use loopback only).
   if unshare -n true 2>/dev/null; then
-    unshare -n -- bash -c 'ip link set lo up && exec npx playwright test' 2>&1 | tee "$logs/browser.log"
+    ./in-netns.sh npx playwright test 2>&1 | tee "$logs/browser.log"
   else
     npx playwright test 2>&1 | tee "$logs/browser.log"
   fi
