@@ -424,6 +424,26 @@ impl Directory {
         Ok(id)
     }
 
+    /// Withdraws a track `publisher` publishes (`tracks/close`): it can no longer be pulled,
+    /// and what its subscribers pull on their mids stops. Returns whether it existed.
+    pub fn unpublish(&self, publisher: SessionId, id: TrackId) -> bool {
+        let mut inner = self.lock();
+        let removed = match inner.tracks.get(&id) {
+            Some(track) if track.publisher == publisher => {
+                let key = (publisher, track.name.clone());
+                inner.tracks.remove(&id);
+                inner.track_names.remove(&key);
+                true
+            }
+            _ => false,
+        };
+        drop(inner);
+        if removed {
+            self.bump();
+        }
+        removed
+    }
+
     /// The track `publisher` publishes as `name`, once its negotiation receives it.
     pub fn track(&self, publisher: SessionId, name: &str) -> Option<TrackInfo> {
         let inner = self.lock();

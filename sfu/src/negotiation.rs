@@ -338,6 +338,18 @@ impl Negotiation {
         create_offer(&self.next_parameters()?, &options)
     }
 
+    /// Writes an SFU offer that stops the sections of `stopped` (port 0, RFC 8829 §5.2.2)
+    /// and offers every other section as negotiated, changing nothing (see
+    /// [`Negotiation::set_pending`]).
+    pub fn prepare_offer_stopping(
+        &self,
+        stopped: Vec<String>,
+    ) -> Result<SessionDescription, NegotiationError> {
+        let options =
+            OfferOptions { previous: self.local_description.as_ref(), media: Vec::new(), stopped };
+        create_offer(&self.next_parameters()?, &options)
+    }
+
     /// Records an SFU offer as sent; `added` are the transceivers it adds.
     pub fn set_pending(&mut self, offer: SessionDescription, added: Vec<Transceiver>) {
         if let Some(local) = &mut self.local {

@@ -17,7 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
-use super::{sessions, tracks, ApiState, MAX_BODY_LEN, SHUTDOWN_GRACE};
+use super::{sessions, track_changes, tracks, ApiState, MAX_BODY_LEN, SHUTDOWN_GRACE};
 
 /// A response as the handlers build it.
 pub(super) type Reply = Response<Full<Bytes>>;
@@ -185,6 +185,17 @@ async fn api(state: &ApiState, request: Request<Incoming>, app: &str, rest: &[&s
             Ok(body) => tracks::renegotiate(state, id, &body).await,
             Err(e) => e.reply(),
         },
+        (["sessions", id, "tracks", "close"], &Method::PUT) => match read_body(request).await {
+            Ok(body) => track_changes::close(state, id, &body).await,
+            Err(e) => e.reply(),
+        },
+        (["sessions", id, "tracks", "update"], &Method::PUT) => match read_body(request).await {
+            Ok(body) => track_changes::update(state, id, &body).await,
+            Err(e) => e.reply(),
+        },
+        (["sessions", _, "tracks", "close" | "update"], _) => {
+            error_reply(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use PUT")
+        }
         (["stats"], &Method::GET) => driver_stats(state),
         (["sessions", _] | ["stats"], _) => {
             error_reply(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed")

@@ -46,6 +46,7 @@
 mod http;
 mod peer;
 mod sessions;
+mod track_changes;
 mod tracks;
 
 pub use tracks::MAX_TRACKS_PER_CALL;

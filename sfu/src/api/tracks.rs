@@ -163,7 +163,7 @@ fn busy() -> ApiError {
 }
 
 /// The session, its directory entry and its negotiation, locked without waiting.
-fn lock_session(
+pub(super) fn lock_session(
     state: &ApiState,
     id: &str,
 ) -> Result<(SessionId, SessionInfo, OwnedMutexGuard<Negotiation>), ApiError> {
@@ -307,7 +307,10 @@ fn track_capabilities(caps: &Capabilities, track: &TrackInfo) -> Vec<CodecCapabi
 
 /// The capabilities matching the codecs a transceiver negotiated (to keep a pulled section's
 /// codecs when the client offers again).
-fn negotiated_capabilities(caps: &Capabilities, t: &Transceiver) -> Vec<CodecCapability> {
+pub(super) fn negotiated_capabilities(
+    caps: &Capabilities,
+    t: &Transceiver,
+) -> Vec<CodecCapability> {
     let mut out: Vec<CodecCapability> = Vec::new();
     for codec in t.codecs.iter().filter(|c| !c.is_rtx()) {
         if let Some(cap) = caps.find_codec(&t.kind, codec) {
@@ -699,7 +702,7 @@ fn publish_negotiated(
     }))
 }
 
-fn gone() -> ApiError {
+pub(super) fn gone() -> ApiError {
     ApiError::new(StatusCode::GONE, "session_error", "the session has ended")
 }
 

@@ -291,8 +291,15 @@ impl OutStream {
         source: &Transceiver,
         previous: Option<OutStream>,
     ) -> OutStream {
+        // The same stream carrying another track (`tracks/update`) keeps its sequence
+        // numbers and timestamps running (the rewriter re-bases on the new source's first
+        // packet) and starts again: a keyframe is requested from the new publisher.
         let (sequence, started) = match previous {
-            Some(p) => (p.sequence, p.started),
+            Some(p) if p.track == track => (p.sequence, p.started),
+            Some(mut p) => {
+                p.sequence.restart_source();
+                (p.sequence, false)
+            }
             None => {
                 let mut rng = rand::thread_rng();
                 (SequenceRewriter::new((rng.gen(), rng.gen())), false)
@@ -373,7 +380,7 @@ impl Router {
                 let Some(source) = route.publisher_media.transceiver(&route.mid) else { continue };
                 let previous = old
                     .iter()
-                    .position(|o| o.mid == t.mid && o.track == pulled.id && o.ssrc == send.ssrc)
+                    .position(|o| o.mid == t.mid && o.ssrc == send.ssrc)
                     .map(|i| old.swap_remove(i));
                 streams.push(OutStream::new(t, send.ssrc, pulled.id, source, previous));
             }

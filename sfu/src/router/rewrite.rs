@@ -151,6 +151,13 @@ impl SequenceRewriter {
         SequenceRewriter { source: None, initial, seq_offset: 0, ts_offset: 0, newest: None }
     }
 
+    /// The next packet starts a new source, whatever its SSRC (the stream now carries
+    /// another track, whose publisher may use the same SSRC): it is re-based to follow the
+    /// newest packet sent.
+    pub fn restart_source(&mut self) {
+        self.source = None;
+    }
+
     /// The output `(sequence number, timestamp)` of a packet of source `ssrc`; `clock_rate`
     /// is the stream's RTP clock (Hz).
     pub fn rewrite(
@@ -287,6 +294,20 @@ mod tests {
         assert_eq!(r.rewrite(t1, 2, 40_001, 3_005, 90_000), (2, 19_000));
         // Back to the first source at once: still one more, and at least one tick later.
         assert_eq!(r.rewrite(t1, 1, 503, 99_000, 90_000), (3, 19_001));
+    }
+
+    #[test]
+    fn a_restarted_source_with_the_same_ssrc_is_rebased() {
+        let t0 = Instant::now();
+        let mut r = SequenceRewriter::new((100, 1_000));
+        assert_eq!(r.rewrite(t0, 7, 9_000, 50_000, 90_000), (100, 1_000));
+        assert_eq!(r.rewrite(t0, 7, 9_001, 53_000, 90_000), (101, 4_000));
+        // Another publisher behind the stream, by chance with the same SSRC, far away in
+        // sequence and timestamp: it follows on.
+        r.restart_source();
+        let t1 = t0 + Duration::from_millis(10);
+        assert_eq!(r.rewrite(t1, 7, 300, 77, 90_000), (102, 4_900));
+        assert_eq!(r.rewrite(t1, 7, 301, 3_077, 90_000), (103, 7_900));
     }
 
     #[test]
