@@ -91,14 +91,10 @@ pub(super) async fn get(state: &ApiState, id: &str) -> Reply {
         let connected = info.state == ConnectionState::Connected;
         let mut tracks = Vec::new();
         for t in negotiation.transceivers() {
-            if let Some(object) = track_object(state, id, t, connected, false) {
-                tracks.push(object);
-            }
+            tracks.extend(track_objects(state, id, t, connected, false));
         }
         for t in negotiation.pending().map(|p| p.added.as_slice()).unwrap_or_default() {
-            if let Some(object) = track_object(state, id, t, connected, true) {
-                tracks.push(object);
-            }
+            tracks.extend(track_objects(state, id, t, connected, true));
         }
         tracks
     };
@@ -117,16 +113,17 @@ pub(super) async fn get(state: &ApiState, id: &str) -> Reply {
     )
 }
 
-/// A track of `GET sessions/{id}`: what a transceiver carries and its status: `active` when
-/// negotiated and the PeerConnection is connected, `initializing` while negotiating or
-/// connecting, `inactive` when the section was rejected or the pulled track is gone.
-fn track_object(
+/// The tracks of `GET sessions/{id}` that a transceiver carries (a bidirectional one may
+/// carry a local and a remote track) and their status: `active` when negotiated and the
+/// PeerConnection is connected, `initializing` while negotiating or connecting, `inactive`
+/// when the section was rejected or the pulled track is gone.
+fn track_objects(
     state: &ApiState,
     id: SessionId,
     t: &Transceiver,
     connected: bool,
     pending: bool,
-) -> Option<Value> {
+) -> Vec<Value> {
     let status = |negotiated: bool, alive: bool| {
         if pending {
             "initializing"
@@ -138,8 +135,9 @@ fn track_object(
             "initializing"
         }
     };
+    let mut out = Vec::new();
     if let Some(published) = &t.published {
-        return Some(json!({
+        out.push(json!({
             "location": "local",
             "sessionId": id.to_string(),
             "trackName": published.name,
@@ -148,15 +146,16 @@ fn track_object(
             "status": status(t.direction.receives(), state.directory.track_exists(published.id)),
         }));
     }
-    let pulled = t.pulled.as_ref()?;
-    Some(json!({
+    let Some(pulled) = t.pulled.as_ref() else { return out };
+    out.push(json!({
         "location": "remote",
         "sessionId": pulled.session.to_string(),
         "trackName": pulled.name,
         "mid": t.mid,
         "kind": t.kind.as_str(),
         "status": status(t.direction.sends(), state.directory.track_exists(pulled.id)),
-    }))
+    }));
+    out
 }
 
 /// The `RTCPeerConnectionState`-like name of a state.

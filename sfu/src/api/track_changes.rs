@@ -37,11 +37,13 @@ use tracing::{debug, info_span};
 
 use super::http::{json_reply, ApiError, Reply};
 use super::peer::{decoding_error, invalid_params, json_object, session_description};
-use super::tracks::{gone, lock_session, negotiated_capabilities, MAX_TRACKS_PER_CALL};
+use super::tracks::{
+    gone, keep_sending, lock_session, negotiated_capabilities, MAX_TRACKS_PER_CALL,
+};
 use super::ApiState;
 use crate::directory::SessionId;
 use crate::negotiation::{Negotiation, PulledTrack};
-use crate::sdp::{AnswerOptions, MediaAnswer, SessionDescription};
+use crate::sdp::{AnswerOptions, SessionDescription};
 
 /// `PUT sessions/{id}/tracks/close`. See the module documentation.
 pub(super) async fn close(state: &ApiState, id: &str, body: &[u8]) -> Reply {
@@ -233,7 +235,7 @@ fn answer_without(
         }
         if let (Some(stream), true) = (&t.send, t.direction.sends()) {
             options = options
-                .with(t.mid.clone(), MediaAnswer::send(stream.clone()))
+                .with(t.mid.clone(), keep_sending(t, stream))
                 .with_codecs(t.mid.clone(), negotiated_capabilities(&caps, t));
         }
     }

@@ -11,10 +11,19 @@
 //! - without an offer, local tracks (or `autoDiscover: true`) name mids the session already
 //!   receives on, negotiated by `sessions/new` or an earlier offer: nothing to renegotiate,
 //!   no `sessionDescription` in the reply;
+//! - without an offer, local tracks without mids but with a `kind`: the SFU writes an offer
+//!   with a receiving section per track (the client attaches its track to that transceiver
+//!   and answers through `renegotiate`); the tracks can be pulled once the answer sends;
 //! - without an offer, remote tracks: the SFU writes an offer with a sendonly section per
 //!   track and returns it with `requiresImmediateRenegotiation: true`; the client answers
 //!   through `renegotiate`, which completes the negotiation (and creates the PeerConnection
 //!   of a session that had none).
+//!
+//! `bidirectionalMediaStream: true` makes a transceiver both send and receive: on a push
+//! the SFU's answer (or offer) also sends on that mid, with a source of its own; on a pull
+//! the SFU's offer is `sendrecv`. A remote track with `mid: "#<trackName>"` is then sent on
+//! the bidirectional transceiver that carries this session's local track `<trackName>`,
+//! without renegotiation.
 //!
 //! A batch is all local or all remote, at most [`MAX_TRACKS_PER_CALL`] tracks. Each track
 //! gets a result object echoing `location`, `trackName`, `sessionId` (the publisher's; for a
@@ -76,6 +85,10 @@ struct TrackRequest {
     mid: Option<String>,
     track_name: Option<String>,
     session_id: Option<String>,
+    /// `"audio"` or `"video"`: needed when the SFU writes the offer for a push.
+    kind: Option<String>,
+    /// `bidirectionalMediaStream`: the transceiver both sends and receives.
+    bidirectional: bool,
 }
 
 /// The body of `tracks/new`.
@@ -213,11 +226,22 @@ fn parse_request(body: &[u8]) -> Result<TracksRequest, ApiError> {
                 Some(_) => Err(decoding_error(format!("tracks[{i}].{key} must be a string"))),
             }
         };
+        let bidirectional = match item.get("bidirectionalMediaStream") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                return Err(decoding_error(format!(
+                    "tracks[{i}].bidirectionalMediaStream must be a boolean"
+                )))
+            }
+        };
         tracks.push(TrackRequest {
             location,
             mid: string("mid")?,
             track_name: string("trackName")?,
             session_id: string("sessionId")?,
+            kind: string("kind")?,
+            bidirectional,
         });
     }
     if tracks.iter().any(|t| t.location == Location::Local)
@@ -254,6 +278,10 @@ async fn tracks_new(state: &ApiState, id: &str, body: &[u8]) -> Result<Value, Ap
                     ));
                 }
                 let tracks = request.tracks;
+                let all_new = !tracks.is_empty() && tracks.iter().all(|t| t.mid.is_none());
+                if all_new && !request.auto_discover {
+                    return offer_push(state, id, &mut negotiation, &tracks);
+                }
                 return publish_negotiated(
                     state,
                     id,
@@ -357,6 +385,168 @@ fn pull_transceiver(mid: &str, track: &TrackInfo, stream: SendStream) -> Transce
     t.pulled =
         Some(PulledTrack { session: track.publisher, name: track.name.clone(), id: track.id });
     t
+}
+
+/// How an answer keeps a section the SFU already sends on: sending its stream, and still
+/// receiving where it did (a bidirectional transceiver).
+pub(super) fn keep_sending(t: &Transceiver, stream: &SendStream) -> MediaAnswer {
+    if t.direction.receives() {
+        MediaAnswer::send_receive(stream.clone())
+    } else {
+        MediaAnswer::send(stream.clone())
+    }
+}
+
+/// The stream the SFU sends on a bidirectional push's mid: fresh SSRCs (and RTX for video),
+/// msid `<own session> <mid>` until a pulled track fills it.
+fn return_stream(
+    draft: &Negotiation,
+    taken: &mut Vec<u32>,
+    own: SessionId,
+    mid: &str,
+    kind: &MediaKind,
+) -> SendStream {
+    let mut rng = rand::thread_rng();
+    let mut fresh = |taken: &mut Vec<u32>| loop {
+        let ssrc: u32 = rng.gen();
+        if ssrc != 0 && !taken.contains(&ssrc) && !draft.ssrc_in_use(ssrc) {
+            taken.push(ssrc);
+            break ssrc;
+        }
+    };
+    let ssrc = fresh(taken);
+    let rtx_ssrc = (*kind == MediaKind::Video).then(|| fresh(taken));
+    let track_id = if is_msid_id(mid) { format!("mid-{mid}") } else { "bidirectional".to_owned() };
+    SendStream {
+        ssrc,
+        rtx_ssrc,
+        cname: draft.cname().to_owned(),
+        msid: Msid::new(own.to_string(), track_id),
+    }
+}
+
+/// `kind` of a track request: `"audio"` or `"video"`.
+fn request_kind(request: &TrackRequest) -> Option<MediaKind> {
+    match request.kind.as_deref() {
+        Some("audio") => Some(MediaKind::Audio),
+        Some("video") => Some(MediaKind::Video),
+        _ => None,
+    }
+}
+
+/// Whether a published track can be sent on a transceiver: same kind, and a codec the mid
+/// negotiated.
+fn fits(caps: &Capabilities, t: &Transceiver, track: &TrackInfo) -> bool {
+    let negotiated = negotiated_capabilities(caps, t);
+    t.kind == track.kind
+        && track
+            .codecs
+            .iter()
+            .filter(|c| !c.is_rtx())
+            .filter_map(|c| caps.find_codec(&track.kind, c))
+            .any(|cap| negotiated.contains(cap))
+}
+
+/// `tracks/new` with local tracks, no offer and no mids: the SFU offers a receiving section
+/// per track (`kind` says which), sending too for `bidirectionalMediaStream`, and returns
+/// the offer with `requiresImmediateRenegotiation: true`. The tracks are published at once
+/// and can be pulled once the client's answer sends on their mids.
+fn offer_push(
+    state: &ApiState,
+    id: SessionId,
+    negotiation: &mut Negotiation,
+    requests: &[TrackRequest],
+) -> Result<Value, ApiError> {
+    let mut draft = negotiation.clone();
+    if draft.local_parameters().is_none() {
+        draft.set_local_parameters(local_parameters(state).1);
+    }
+    let mut results: Vec<TrackResult> = requests.iter().map(|r| TrackResult::echo(id, r)).collect();
+    let mut media = Vec::new();
+    let mut added: Vec<Transceiver> = Vec::new();
+    let mut mids: Vec<String> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut ssrcs = Vec::new();
+    for (request, result) in requests.iter().zip(results.iter_mut()) {
+        let Some(name) = request.track_name.as_deref().filter(|n| !n.is_empty()) else {
+            result.fail("empty_track_error", "a pushed track needs a trackName");
+            continue;
+        };
+        let Some(kind) = request_kind(request) else {
+            result.fail(
+                "invalid_params",
+                "without an offer the SFU writes one: give kind \"audio\" or \"video\"",
+            );
+            continue;
+        };
+        let taken = names.iter().any(|n| n == name)
+            || draft
+                .transceivers()
+                .iter()
+                .any(|t| t.published.as_ref().is_some_and(|p| p.name == name));
+        if taken {
+            result.fail(
+                "repeated_local_track_error",
+                format!("this session already publishes {name:?}"),
+            );
+            continue;
+        }
+        let mid = (0u64..)
+            .map(|n| n.to_string())
+            .find(|m| !draft.is_mid_used(m) && !mids.contains(m))
+            .unwrap_or_default();
+        let track = match state.directory.publish(id, name, &mid, kind.clone()) {
+            Ok(track) => track,
+            Err(e) => {
+                let code = if e == DirectoryError::TrackNameTaken {
+                    "repeated_local_track_error"
+                } else {
+                    "internal_error"
+                };
+                result.fail(code, e.to_string());
+                continue;
+            }
+        };
+        mids.push(mid.clone());
+        names.push(name.to_owned());
+        let mut t = Transceiver::new(mid.clone(), kind.clone());
+        t.published = Some(PublishedTrack { name: name.to_owned(), id: track });
+        let (direction, send) = if request.bidirectional {
+            let stream = return_stream(&draft, &mut ssrcs, id, &mid, &kind);
+            t.send = Some(stream.clone());
+            (Direction::SendRecv, Some(stream))
+        } else {
+            (Direction::RecvOnly, None)
+        };
+        media.push(OfferMedia { mid: mid.clone(), kind, direction, send, codecs: None });
+        added.push(t);
+        result.mid = Some(mid);
+    }
+    if media.is_empty() {
+        return Ok(json!({
+            "requiresImmediateRenegotiation": false,
+            "tracks": results_json(&results),
+        }));
+    }
+    let offer = match draft.prepare_offer(media) {
+        Ok(offer) => offer,
+        Err(e) => {
+            for t in &added {
+                if let Some(p) = &t.published {
+                    state.directory.unpublish(id, p.id);
+                }
+            }
+            return Err(internal(e));
+        }
+    };
+    let sdp = offer.to_string();
+    draft.set_pending(offer, added);
+    *negotiation = draft;
+    Ok(json!({
+        "requiresImmediateRenegotiation": true,
+        "sessionDescription": { "type": "offer", "sdp": sdp },
+        "tracks": results_json(&results),
+    }))
 }
 
 /// `tracks/new` with the client's offer: answer it, publish and pull as asked.
@@ -499,14 +689,29 @@ async fn answer_offer(
         }
     }
 
-    // Sections the SFU already sends on keep their stream and codecs; new pulls get theirs.
+    // Sections the SFU already sends on keep their stream and codecs (and their receiving
+    // half, for a bidirectional one); new pulls get theirs.
     let mut options = AnswerOptions::default();
     for t in draft.transceivers() {
         if let (Some(stream), true) = (&t.send, t.direction.sends()) {
             options = options
-                .with(t.mid.clone(), MediaAnswer::send(stream.clone()))
+                .with(t.mid.clone(), keep_sending(t, stream))
                 .with_codecs(t.mid.clone(), negotiated_capabilities(&caps, t));
         }
+    }
+    // A bidirectional push: the SFU also sends on that mid, with a stream of its own, so a
+    // remote track can be pulled into it later with `mid: "#<trackName>"`.
+    let mut bidirectional: Vec<Transceiver> = Vec::new();
+    for (i, mid, _, kind) in &publish {
+        let wanted = requests.get(*i).is_some_and(|r| r.bidirectional);
+        if !wanted || draft.transceiver(mid).is_some_and(|t| t.send.is_some()) {
+            continue;
+        }
+        let stream = return_stream(&draft, &mut ssrcs, id, mid, kind);
+        options = options.with(mid.clone(), MediaAnswer::send_receive(stream.clone()));
+        let mut t = Transceiver::new(mid.clone(), kind.clone());
+        t.send = Some(stream);
+        bidirectional.push(t);
     }
     for (_, t, codecs) in &pulls {
         if let Some(stream) = &t.send {
@@ -529,6 +734,7 @@ async fn answer_offer(
         attach(state, now, id, credentials, session).await?;
     }
     draft.add_transceivers(pulls.iter().map(|(_, t, _)| t.clone()).collect());
+    draft.add_transceivers(bidirectional);
     let sdp = answer.to_string();
     draft.commit_answer(offer, answer);
 
@@ -723,6 +929,8 @@ fn offer_pull(
     let mut added = Vec::new();
     let mut mids: Vec<String> = Vec::new();
     let mut ssrcs = Vec::new();
+    // Mids of bidirectional transceivers that now carry a pulled track (`mid: "#name"`).
+    let mut attached: Vec<String> = Vec::new();
     for (request, result) in requests.iter().zip(results.iter_mut()) {
         let track = match find_track(state, request) {
             Ok(track) => track,
@@ -731,6 +939,16 @@ fn offer_pull(
                 continue;
             }
         };
+        if let Some(local) = request.mid.as_deref().and_then(|m| m.strip_prefix('#')) {
+            match attach_to_local(&caps, &mut draft, local, &track, &attached) {
+                Ok(mid) => {
+                    attached.push(mid.clone());
+                    result.mid = Some(mid);
+                }
+                Err(why) => result.fail("invalid_params", why),
+            }
+            continue;
+        }
         let codecs = track_capabilities(&caps, &track);
         if codecs.is_empty() {
             result.fail("not_found_track_error", "the track has no codec the SFU can offer");
@@ -742,17 +960,24 @@ fn offer_pull(
             .unwrap_or_default();
         mids.push(mid.clone());
         let stream = send_stream(&draft, &mut ssrcs, &track);
+        let direction =
+            if request.bidirectional { Direction::SendRecv } else { Direction::SendOnly };
         media.push(OfferMedia {
             mid: mid.clone(),
             kind: track.kind.clone(),
-            direction: Direction::SendOnly,
+            direction,
             send: Some(stream.clone()),
             codecs: Some(codecs),
         });
         added.push(pull_transceiver(&mid, &track, stream));
         result.mid = Some(mid);
     }
+    if !attached.is_empty() {
+        state.directory.set_media(id, draft.media()).map_err(|_| gone())?;
+        state.notifier.routes_changed();
+    }
     if media.is_empty() {
+        *negotiation = draft;
         return Ok(json!({
             "requiresImmediateRenegotiation": false,
             "tracks": results_json(&results),
@@ -767,6 +992,42 @@ fn offer_pull(
         "sessionDescription": { "type": "offer", "sdp": sdp },
         "tracks": results_json(&results),
     }))
+}
+
+/// `mid: "#<local>"`: sends `track` on the bidirectional transceiver that carries this
+/// session's local track `local`, without renegotiation. Returns its mid.
+fn attach_to_local(
+    caps: &Capabilities,
+    draft: &mut Negotiation,
+    local: &str,
+    track: &TrackInfo,
+    attached: &[String],
+) -> Result<String, String> {
+    let t = draft
+        .transceivers()
+        .iter()
+        .find(|t| t.published.as_ref().is_some_and(|p| p.name == local))
+        .ok_or_else(|| format!("no transceiver of this session carries local track {local:?}"))?;
+    if t.send.is_none() || !t.direction.sends() {
+        return Err(format!(
+            "the transceiver of {local:?} is not bidirectional: push it with bidirectionalMediaStream"
+        ));
+    }
+    if attached.contains(&t.mid) {
+        return Err(format!("#{local} appears twice in the batch"));
+    }
+    if !fits(caps, t, track) {
+        return Err(format!(
+            "track {:?} does not fit the transceiver of {local:?} (kind or codecs differ)",
+            track.name
+        ));
+    }
+    let mid = t.mid.clone();
+    if let Some(t) = draft.transceiver_mut(&mid) {
+        t.pulled =
+            Some(PulledTrack { session: track.publisher, name: track.name.clone(), id: track.id });
+    }
+    Ok(mid)
 }
 
 async fn renegotiate_inner(state: &ApiState, id: &str, body: &[u8]) -> Result<(), ApiError> {
