@@ -67,6 +67,10 @@ pub struct SessionTimers {
     pub disconnected_timeout: Duration,
     /// A `closed` or `failed` session stays visible to the API this long, then is removed.
     pub closed_grace: Duration,
+    /// A published track that received no media for this long (counted from its last
+    /// packet, or from its publication if none came) is withdrawn, as by `tracks/close`.
+    /// Cloudflare's 30 s.
+    pub track_idle_timeout: Duration,
 }
 
 impl Default for SessionTimers {
@@ -75,6 +79,7 @@ impl Default for SessionTimers {
             unconnected_timeout: Duration::from_secs(30),
             disconnected_timeout: Duration::from_secs(30),
             closed_grace: Duration::from_secs(5),
+            track_idle_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -26,7 +26,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand::RngCore;
 
@@ -262,6 +262,8 @@ struct Track {
     kind: MediaKind,
     /// `(subscriber, its mid)`, kept from the subscribers' [`SessionMedia`].
     subscribers: Vec<(SessionId, String)>,
+    /// When media of it was last reported by a worker (its publication until then).
+    last_media: Instant,
 }
 
 // The machine moves from the API's thread to a worker thread.
@@ -417,11 +419,36 @@ impl Directory {
                 mid: mid.to_owned(),
                 kind,
                 subscribers: Vec::new(),
+                last_media: Instant::now(),
             },
         );
         drop(inner);
         self.bump();
         Ok(id)
+    }
+
+    /// Records that media of `tracks` arrived by `now` (the workers report what they
+    /// forwarded, a few times per idle timeout).
+    pub fn note_media(&self, tracks: &[TrackId], now: Instant) {
+        if tracks.is_empty() {
+            return;
+        }
+        let mut inner = self.lock();
+        for id in tracks {
+            if let Some(track) = inner.tracks.get_mut(id) {
+                track.last_media = track.last_media.max(now);
+            }
+        }
+    }
+
+    /// Tracks without media for `idle` at `now`: `(publisher, track)`.
+    pub fn silent_tracks(&self, now: Instant, idle: Duration) -> Vec<(SessionId, TrackId)> {
+        self.lock()
+            .tracks
+            .iter()
+            .filter(|(_, t)| now.saturating_duration_since(t.last_media) >= idle)
+            .map(|(id, t)| (t.publisher, *id))
+            .collect()
     }
 
     /// Withdraws a track `publisher` publishes (`tracks/close`): it can no longer be pulled,

@@ -43,6 +43,7 @@
 //! # }
 //! ```
 
+mod collector;
 mod http;
 mod peer;
 mod sessions;
@@ -178,6 +179,7 @@ pub async fn serve(config: Config) -> Result<Running, ServeError> {
 
     let (stop, stop_rx) = watch::channel(false);
     let (connections_tx, connections) = mpsc::channel(1);
+    tokio::spawn(collector::run(Arc::clone(&state), stop_rx.clone()));
     let accept =
         tokio::spawn(http::accept_loop(listener, Arc::clone(&state), stop_rx, connections_tx));
     info!(http = %http_addr, udp = ?bound.local_addrs, workers = state.notifier.len(), "sfu listening");

@@ -249,6 +249,8 @@ struct Fanout {
     /// Other workers with subscribers (only when the publisher is local).
     remote_workers: Vec<usize>,
     keyframes: KeyframeRequests,
+    /// Media of the publisher arrived here since the last [`Router::drain_media_seen`].
+    media_seen: bool,
 }
 
 impl Fanout {
@@ -422,6 +424,7 @@ impl Router {
                     source: old.as_ref().and_then(|o| o.source),
                     subscribers,
                     remote_workers,
+                    media_seen: old.as_ref().is_some_and(|o| o.media_seen),
                     keyframes: old.map(|o| o.keyframes).unwrap_or_default(),
                 },
             );
@@ -468,6 +471,7 @@ impl Router {
             DriverStats::bump(&self.stats.rtp_dropped_other_source);
             return;
         }
+        fanout.media_seen = true;
         for &worker in &fanout.remote_workers {
             let message = Forward::Media { track, packet: packet.to_vec() };
             if sink.forward(worker, message) {
@@ -480,6 +484,16 @@ impl Router {
             self.send_keyframe_request(now, track, sessions);
         }
         self.fan_out(now, track, packet, sessions, sink);
+    }
+
+    /// Appends the tracks whose publisher (owned here) sent media since the last call, for
+    /// the directory's idle-track collection.
+    pub fn drain_media_seen(&mut self, out: &mut Vec<TrackId>) {
+        for (id, fanout) in &mut self.tracks {
+            if std::mem::take(&mut fanout.media_seen) {
+                out.push(*id);
+            }
+        }
     }
 
     /// A decrypted RTP packet of `track` that the publisher's worker passed here.
@@ -892,6 +906,7 @@ mod tests {
             subscribers: Vec::new(),
             remote_workers: Vec::new(),
             keyframes: KeyframeRequests::default(),
+            media_seen: false,
         };
         assert!(f.accept_source(5, t0));
         assert!(!f.accept_source(6, t0 + Duration::from_millis(100)), "a second layer");

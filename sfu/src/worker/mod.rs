@@ -335,6 +335,10 @@ struct Worker {
     /// Unclaimed-session expiry: (deadline, id, creation instant).
     unclaimed: BinaryHeap<Reverse<(Instant, SessionId, Instant)>>,
     housekeeping_at: Instant,
+    /// When the tracks that had media are next reported to the directory.
+    media_report_at: Instant,
+    /// The tracks to report (reused).
+    media_seen: Vec<TrackId>,
     router: Router,
 }
 
@@ -384,6 +388,12 @@ impl MediaSink for Outlet<'_> {
     }
 }
 
+/// How often a worker tells the directory which tracks had media: three times per idle
+/// timeout, at most every [`HOUSEKEEPING_INTERVAL`].
+fn media_report_interval(timers: &SessionTimers) -> Duration {
+    (timers.track_idle_timeout / 3).clamp(Duration::from_millis(10), HOUSEKEEPING_INTERVAL)
+}
+
 /// The socket of `local` (or, for an address the socket is not bound to exactly, the one of
 /// its family and port).
 fn socket_for<'a>(
@@ -415,6 +425,8 @@ impl Worker {
             timers: BinaryHeap::new(),
             unclaimed: BinaryHeap::new(),
             housekeeping_at: Instant::now() + HOUSEKEEPING_INTERVAL,
+            media_report_at: Instant::now() + media_report_interval(&shared.timers),
+            media_seen: Vec::new(),
             router: Router::new(index, shared.keyframe_interval, Arc::clone(&shared.stats)),
             shared,
         }
@@ -483,7 +495,7 @@ impl Worker {
         [session, unclaimed, self.router.poll_timeout()]
             .into_iter()
             .flatten()
-            .fold(self.housekeeping_at, Instant::min)
+            .fold(self.housekeeping_at.min(self.media_report_at), Instant::min)
     }
 
     /// Reads the media routes again when the directory changed since the last read, then
@@ -939,6 +951,12 @@ impl Worker {
         if now >= self.housekeeping_at {
             self.housekeeping_at = now + HOUSEKEEPING_INTERVAL;
             self.sweep_forwarded_routes();
+        }
+        if now >= self.media_report_at {
+            self.media_report_at = now + media_report_interval(&self.shared.timers);
+            self.media_seen.clear();
+            self.router.drain_media_seen(&mut self.media_seen);
+            self.shared.directory.note_media(&self.media_seen, now);
         }
     }
 
