@@ -86,6 +86,9 @@
     video.autoplay = true;
     video.playsInline = true;
     video.muted = local; // our own sound would echo
+    const avatar = document.createElement("div");
+    avatar.className = "avatar";
+    avatar.textContent = initial(label);
     const state = document.createElement("div");
     state.className = "state";
     const bar = document.createElement("div");
@@ -96,11 +99,21 @@
     const flags = document.createElement("span");
     flags.className = "flags";
     bar.append(name, flags);
-    root.append(video, state, bar);
-    return { root, video, name, flags, state };
+    root.append(video, avatar, state, bar);
+    return { root, video, avatar, name, flags, state };
   }
 
+  const initial = (name) => (name.trim()[0] || "?").toUpperCase();
+
+  function setName(tile, label) {
+    if (tile.name.textContent === label) return;
+    tile.name.textContent = label;
+    tile.avatar.textContent = initial(label);
+  }
+
+  // "mic off" / "camera off" badges; a camera that is off shows the initial instead.
   function setFlags(tile, audioMuted, videoMuted) {
+    tile.root.classList.toggle("video-off", videoMuted);
     const wanted = [audioMuted && "mic off", videoMuted && "camera off"].filter(Boolean);
     const shown = [...tile.flags.children].map((c) => c.textContent);
     if (wanted.join() === shown.join()) return;
@@ -194,7 +207,7 @@
         remote = call.remotes.get(p.sessionId);
       }
       remote.participant = p;
-      remote.tile.name.textContent = p.name || "guest";
+      setName(remote.tile, p.name || "guest");
       setFlags(remote.tile, p.audioMuted, p.videoMuted);
     }
     for (const remote of [...call.remotes.values()]) {
