@@ -353,16 +353,17 @@ impl Rooms {
             .collect()
     }
 
-    /// Drops every participant whose session `alive` says is gone (the SFU removed it);
-    /// returns how many were dropped.
-    pub fn retain_sessions(&mut self, mut alive: impl FnMut(&str) -> bool) -> usize {
-        let mut dropped = 0;
-        self.rooms.retain(|_, participants| {
-            let before = participants.len();
-            participants.retain(|p| alive(&p.view.session_id));
-            dropped += before - participants.len();
-            !participants.is_empty()
-        });
+    /// Drops every participant of `room` whose session `alive` says is gone (the SFU removed
+    /// it), and the room if it is left empty; returns how many were dropped. One room at a
+    /// time: the other rooms' participants stop sending heartbeats and expire anyway.
+    pub fn retain_sessions(&mut self, room: &str, mut alive: impl FnMut(&str) -> bool) -> usize {
+        let Some(participants) = self.rooms.get_mut(room) else { return 0 };
+        let before = participants.len();
+        participants.retain(|p| alive(&p.view.session_id));
+        let dropped = before - participants.len();
+        if participants.is_empty() {
+            self.rooms.remove(room);
+        }
         dropped
     }
 
@@ -578,8 +579,12 @@ mod tests {
         rooms.join(t0, &mut rng, "a", join(2, "")).unwrap();
         rooms.join(t0, &mut rng, "b", join(1, "")).unwrap();
         let gone = session(1);
-        assert_eq!(rooms.retain_sessions(|s| s != gone), 2);
-        assert_eq!(rooms.len(), 1);
+        assert_eq!(rooms.retain_sessions("a", |s| s != gone), 1);
         assert_eq!(rooms.list(t0, "a")[0].session_id, session(2));
+        // Only the room asked about.
+        assert_eq!(rooms.list(t0, "b")[0].session_id, session(1));
+        assert_eq!(rooms.retain_sessions("b", |s| s != gone), 1);
+        assert_eq!(rooms.len(), 1);
+        assert_eq!(rooms.retain_sessions("nowhere", |_| false), 0);
     }
 }

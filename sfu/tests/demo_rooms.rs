@@ -3,10 +3,14 @@
 
 mod api_common;
 
-use api_common::{assert_json_with_vary, http, raw, start, start_with, HttpReply, SECRET};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use api_common::{
+    assert_json_with_vary, http, raw, start, start_with, HttpReply, DEADLINE, SECRET,
+};
 use serde_json::{json, Value};
 use sfu::config::DemoAccess;
-use std::net::SocketAddr;
 
 async fn post(addr: SocketAddr, path: &str, body: &Value) -> HttpReply {
     http(addr, "POST", path, &[("Content-Type", "application/json")], body.to_string().as_bytes())
@@ -197,6 +201,33 @@ async fn join_heartbeat_list_leave() {
     .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(names(&get(addr, "/demo/rooms/lobby").await), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_participant_whose_session_ended_is_dropped() {
+    let server = start_with(1, |c| {
+        c.timers.unconnected_timeout = Duration::from_millis(300);
+        c.timers.closed_grace = Duration::ZERO;
+    })
+    .await;
+    let addr = server.addr();
+    let session = server.new_empty_session().await;
+    let reply =
+        post(addr, "/demo/rooms/gone/join", &json!({"sessionId": session, "name": "Ada"})).await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let participant = reply.json()["participantId"].as_str().unwrap().to_owned();
+    // The session never connects, so the SFU removes it; the directory follows on the next
+    // request about that room, long before the heartbeat timeout.
+    let id: sfu::directory::SessionId = session.parse().unwrap();
+    let end = Instant::now() + DEADLINE;
+    while server.running.directory().contains(id) {
+        assert!(Instant::now() < end, "the unconnected session was never removed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(names(&get(addr, "/demo/rooms/gone").await), Vec::<String>::new());
+    post(addr, "/demo/rooms/gone/heartbeat", &json!({"participantId": participant}))
+        .await
+        .assert_error(404, "not_found");
 }
 
 #[tokio::test]

@@ -225,7 +225,7 @@ fn list(state: &ApiState, room: &str) -> Reply {
     if let Err(e) = rooms.check_room_name(room) {
         return room_error(e);
     }
-    drop_ended_sessions(state, &mut rooms);
+    drop_ended_sessions(state, &mut rooms, room);
     let participants = rooms.list(Instant::now(), room);
     json_reply(StatusCode::OK, &json!({ "room": room, "participants": views(&participants) }))
 }
@@ -263,7 +263,7 @@ fn join(state: &ApiState, room: &str, body: &Map<String, Value>) -> Reply {
     };
     let join = Join { session_id: session.to_string(), name, tracks };
     let mut rooms = state.demo.rooms();
-    drop_ended_sessions(state, &mut rooms);
+    drop_ended_sessions(state, &mut rooms, room);
     match rooms.join(Instant::now(), &mut rand::thread_rng(), room, join) {
         Ok((id, participants)) => {
             info!(room, session = %session, "demo room: joined");
@@ -296,7 +296,7 @@ fn heartbeat(state: &ApiState, room: &str, body: &Map<String, Value>) -> Reply {
         (Err(e), _) | (_, Err(e)) => return e.reply(),
     };
     let mut rooms = state.demo.rooms();
-    drop_ended_sessions(state, &mut rooms);
+    drop_ended_sessions(state, &mut rooms, room);
     match rooms.heartbeat(Instant::now(), room, id, muted) {
         Ok(participants) => json_reply(
             StatusCode::OK,
@@ -321,10 +321,12 @@ fn leave(state: &ApiState, room: &str, body: &Map<String, Value>) -> Reply {
     }
 }
 
-/// Drops participants whose publishing session the SFU has removed (closed, failed, timed
-/// out): their tiles go away before the heartbeat timeout.
-fn drop_ended_sessions(state: &ApiState, rooms: &mut Rooms) {
-    rooms.retain_sessions(|s| s.parse::<SessionId>().is_ok_and(|id| state.directory.contains(id)));
+/// Drops the participants of `room` whose publishing session the SFU has removed (closed,
+/// failed, timed out): their tiles go away before the heartbeat timeout.
+fn drop_ended_sessions(state: &ApiState, rooms: &mut Rooms, room: &str) {
+    rooms.retain_sessions(room, |s| {
+        s.parse::<SessionId>().is_ok_and(|id| state.directory.contains(id))
+    });
 }
 
 fn participant_id(body: &Map<String, Value>) -> Result<ParticipantId, ApiError> {

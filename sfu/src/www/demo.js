@@ -214,7 +214,10 @@
       if (!present.has(remote.participant.sessionId)) removeRemote(remote);
     }
     const others = call.remotes.size;
-    setStatus(`in room ${call.room} with ${others} other${others === 1 ? "" : "s"}`);
+    const lost = call.pc && call.pc.connectionState === "failed";
+    setStatus(lost
+      ? "lost the connection to the sfu: leave and join again"
+      : `in room ${call.room} with ${others} other${others === 1 ? "" : "s"}`);
   }
 
   const muted = (kind) => call.stream.getTracks().some((t) => t.kind === kind && !t.enabled);
