@@ -54,6 +54,43 @@ pub struct Config {
     /// At most one keyframe request (PLI) per published track in this interval, however
     /// many subscribers start or ask. 500 ms.
     pub keyframe_interval: Duration,
+    /// Who may use the demo page's room directory and receive API access from it.
+    /// [`DemoAccess::Loopback`] by default.
+    pub demo: DemoAccess,
+}
+
+/// Who the demo page (`GET /demo/config`, `/demo/rooms/...`) serves. The page needs API
+/// access to create sessions, and `/demo/config` hands it the app id and secret: only to
+/// clients on this machine unless told otherwise.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DemoAccess {
+    /// No demo endpoints (404); the page at `/` says the demo is off.
+    Off,
+    /// Only requests from a loopback address, to a loopback or `localhost` host name,
+    /// same-origin, and not relayed by a proxy. The default.
+    #[default]
+    Loopback,
+    /// Anyone who reaches the HTTP port (still same-origin only): anyone who can load the
+    /// page can use the whole API.
+    Public,
+}
+
+impl DemoAccess {
+    /// The flag values: `off`, `loopback`, `public`.
+    pub const NAMES: [&'static str; 3] = ["off", "loopback", "public"];
+}
+
+impl std::str::FromStr for DemoAccess {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<DemoAccess, String> {
+        match s {
+            "off" => Ok(DemoAccess::Off),
+            "loopback" => Ok(DemoAccess::Loopback),
+            "public" => Ok(DemoAccess::Public),
+            _ => Err(format!("expected one of {}", DemoAccess::NAMES.join(", "))),
+        }
+    }
 }
 
 /// When the driver removes sessions.
@@ -133,6 +170,7 @@ impl Default for Config {
             ice: ice::IceConfig::default(),
             srtp: srtp::Config::default(),
             keyframe_interval: crate::router::DEFAULT_KEYFRAME_INTERVAL,
+            demo: DemoAccess::default(),
         }
     }
 }
@@ -228,6 +266,7 @@ impl fmt::Debug for Config {
             .field("ice", &self.ice)
             .field("srtp", &self.srtp)
             .field("keyframe_interval", &self.keyframe_interval)
+            .field("demo", &self.demo)
             .finish()
     }
 }

@@ -8,6 +8,7 @@
 //! - [`router`]: per-worker forwarding of decrypted media to subscribers, keyframe requests.
 //! - [`worker`] and [`udp`]: the UDP workers on one port (`SO_REUSEPORT`).
 //! - [`api`]: the Calls-compatible HTTP API and [`api::serve`], which starts everything.
+//! - [`rooms`]: the demo page's room directory (the API itself has no rooms).
 //! - [`test_client`]: an in-memory browser for tests.
 #![forbid(unsafe_code)]
 
@@ -15,6 +16,7 @@ pub mod api;
 pub mod config;
 pub mod directory;
 pub mod negotiation;
+pub mod rooms;
 pub mod router;
 pub mod sdp;
 pub mod session;

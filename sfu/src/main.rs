@@ -9,10 +9,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
-use sfu::config::{Config, DEFAULT_APP_ID, DEFAULT_HTTP_LISTEN, MAX_WORKERS};
+use sfu::config::{Config, DemoAccess, DEFAULT_APP_ID, DEFAULT_HTTP_LISTEN, MAX_WORKERS};
 
 /// Selective forwarding unit with a Cloudflare Calls-compatible HTTP API.
 ///
@@ -48,6 +48,13 @@ struct Args {
     /// [default: one per CPU, at most 16]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_WORKERS as i64))]
     workers: Option<u16>,
+
+    /// Who may use the demo page at /: "loopback" hands the page API access only when it
+    /// is loaded from this machine (http://127.0.0.1, http://localhost), "public" hands it
+    /// to anyone who reaches the HTTP port (only behind HTTPS and only for a demo: they can
+    /// then use the whole API), "off" disables the demo endpoints.
+    #[arg(long, value_name = "WHO", default_value = "loopback", value_parser = parse_demo)]
+    demo: DemoAccess,
 
     /// Log filter: a level (error, warn, info, debug, trace) or tracing directives such as
     /// "info,sfu=debug".
@@ -85,6 +92,7 @@ fn main() -> ExitCode {
     if let Some(workers) = args.workers {
         config.workers = usize::from(workers);
     }
+    config.demo = args.demo;
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -104,6 +112,7 @@ fn main() -> ExitCode {
 async fn run(config: Config) -> ExitCode {
     let app_id = config.app_id.clone();
     let generated_secret = config.app_secret_generated.then(|| config.app_secret.clone());
+    let demo = config.demo;
     let running = match sfu::api::serve(config).await {
         Ok(running) => running,
         Err(e) => {
@@ -116,7 +125,16 @@ async fn run(config: Config) -> ExitCode {
     let _ = writeln!(stdout, "listening http={} udp={}", running.http_addr, udp.join(","));
     let _ = stdout.flush();
     drop(stdout);
-    info!("HTTP API and demo page: http://{}/", running.http_addr);
+    match demo {
+        DemoAccess::Loopback => {
+            info!("demo page: http://{}/ (for browsers on this machine)", running.http_addr)
+        }
+        DemoAccess::Public => warn!(
+            "demo page: http://{}/ with --demo public: anyone who loads it can use the API",
+            running.http_addr
+        ),
+        DemoAccess::Off => info!("demo page off (--demo off)"),
+    }
     info!("API base: {}", running.api_base());
     info!("media on UDP {}", udp.join(" and "));
     match generated_secret {
@@ -129,6 +147,10 @@ async fn run(config: Config) -> ExitCode {
     info!("shutting down");
     running.shutdown().await;
     ExitCode::SUCCESS
+}
+
+fn parse_demo(value: &str) -> Result<DemoAccess, String> {
+    value.parse()
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM.

@@ -17,7 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
-use super::{sessions, track_changes, tracks, ApiState, MAX_BODY_LEN, SHUTDOWN_GRACE};
+use super::{demo, sessions, track_changes, tracks, ApiState, MAX_BODY_LEN, SHUTDOWN_GRACE};
 
 /// A response as the handlers build it.
 pub(super) type Reply = Response<Full<Bytes>>;
@@ -32,6 +32,7 @@ const DRAIN_LIMIT: usize = 8 * MAX_BODY_LEN;
 
 const INDEX_HTML: &str = include_str!("../www/index.html");
 const SFU_JS: &str = include_str!("../www/sfu.js");
+const DEMO_JS: &str = include_str!("../www/demo.js");
 
 const ALLOW_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 const ALLOW_HEADERS: &str = "Authorization, Content-Type, If-Match";
@@ -75,7 +76,11 @@ async fn connection(
     mut stop: watch::Receiver<bool>,
     _alive: mpsc::Sender<()>,
 ) {
-    let service = service_fn(move |request| {
+    let client = stream.peer_addr().ok();
+    let service = service_fn(move |mut request: Request<Incoming>| {
+        if let Some(client) = client {
+            request.extensions_mut().insert(demo::ClientAddr(client));
+        }
         let state = Arc::clone(&state);
         async move { Ok::<_, Infallible>(handle(&state, request).await) }
     });
@@ -146,6 +151,10 @@ async fn route(state: &ApiState, request: Request<Incoming>) -> Reply {
         ["sfu.js"] if method == Method::GET => {
             static_reply("text/javascript; charset=utf-8", SFU_JS)
         }
+        ["demo.js"] if method == Method::GET => {
+            static_reply("text/javascript; charset=utf-8", DEMO_JS)
+        }
+        ["demo", rest @ ..] => demo::route(state, request, rest).await,
         ["v1", "apps", app, rest @ ..] | ["apps", app, rest @ ..] => {
             api(state, request, app, rest).await
         }
@@ -238,7 +247,7 @@ pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Reads the whole body, whatever its Content-Type. Over [`MAX_BODY_LEN`]: 413, after
 /// draining what remains (up to [`DRAIN_LIMIT`]) so the client reads the answer.
-async fn read_body(request: Request<Incoming>) -> Result<Bytes, ApiError> {
+pub(super) async fn read_body(request: Request<Incoming>) -> Result<Bytes, ApiError> {
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)

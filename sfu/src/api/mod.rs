@@ -13,7 +13,9 @@
 //! | PUT | `/sessions/{id}/renegotiate` | 200 `{}`: the client's answer to the SFU's offer |
 //! | GET | `/stats` | 200 driver-wide counters ([`DriverStatsSnapshot`] fields, `sessions_active`, `sessions_unclaimed`, `workers`) |
 //!
-//! Plus `GET /` (the demo page) and `GET /sfu.js` (its helper script). Every response
+//! Plus `GET /` (the demo page), `GET /sfu.js` and `GET /demo.js` (its scripts), and the
+//! demo's room directory under `/demo/` (see `demo.rs`: same-origin, loopback clients only
+//! unless [`crate::config::DemoAccess`] says otherwise). Every response
 //! carries `Vary: Origin` and CORS headers; `OPTIONS` on any path answers the preflight.
 //! Every API response is JSON, errors as `{"errorCode", "errorDescription"}`: 400
 //! `decoding_error` (bad JSON, bad SDP with its line, an offer without ICE credentials or
@@ -44,6 +46,7 @@
 //! ```
 
 mod collector;
+mod demo;
 mod http;
 mod peer;
 mod sessions;
@@ -112,6 +115,8 @@ struct ApiState {
     directory: Arc<Directory>,
     stats: Arc<DriverStats>,
     notifier: Notifier,
+    /// The demo page's room directory.
+    demo: demo::DemoState,
 }
 
 /// A running server. Dropping it stops the server without waiting; [`Running::shutdown`]
@@ -175,6 +180,7 @@ pub async fn serve(config: Config) -> Result<Running, ServeError> {
         directory,
         stats,
         notifier: workers.notifier(),
+        demo: demo::DemoState::new(),
     });
 
     let (stop, stop_rx) = watch::channel(false);
