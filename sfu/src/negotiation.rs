@@ -338,16 +338,27 @@ impl Negotiation {
         create_offer(&self.next_parameters()?, &options)
     }
 
-    /// Writes an SFU offer that stops the sections of `stopped` (port 0, RFC 8829 §5.2.2)
-    /// and offers every other section as negotiated, changing nothing (see
-    /// [`Negotiation::set_pending`]).
-    pub fn prepare_offer_stopping(
+    /// Writes an SFU offer that changes existing sections as `media` says (by mid), stops
+    /// the sections of `stopped` (port 0, RFC 8829 §5.2.2) and offers every other section as
+    /// negotiated, changing nothing (see [`Negotiation::set_pending`]).
+    pub fn prepare_offer_changing(
         &self,
+        media: Vec<OfferMedia>,
         stopped: Vec<String>,
     ) -> Result<SessionDescription, NegotiationError> {
-        let options =
-            OfferOptions { previous: self.local_description.as_ref(), media: Vec::new(), stopped };
+        let options = OfferOptions { previous: self.local_description.as_ref(), media, stopped };
         create_offer(&self.next_parameters()?, &options)
+    }
+
+    /// The mid of the section that carries the BUNDLE transport: the first section of the
+    /// current local description that is not rejected (RFC 8843 §7.2.1 tags it).
+    pub fn bundle_tag(&self) -> Option<&str> {
+        self.local_description
+            .as_ref()?
+            .media
+            .iter()
+            .find(|m| !m.is_rejected())
+            .and_then(|m| m.mid())
     }
 
     /// Records an SFU offer as sent; `added` are the transceivers it adds.

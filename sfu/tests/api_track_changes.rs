@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use api_common::{browser_answer, start, Browser, TestServer, CHROME_AV, DEADLINE, FIREFOX_AV};
 use serde_json::{json, Value};
-use sfu::sdp::{MediaKind, SessionDescription};
+use sfu::sdp::{Direction, MediaKind, SessionDescription};
 use sfu::test_client::ReceivedRtp;
 
 /// A session that publishes Chrome's audio (mid 0) as "mic" and video (mid 1) as "cam".
@@ -130,36 +130,48 @@ async fn close_without_an_offer_returns_an_sfu_offer_that_stops_the_section() {
     let publisher = publisher(&server).await;
     let subscriber = subscriber(&server, &publisher, &["cam", "mic"]).await;
 
-    let body = close(&server, &subscriber, &json!({"tracks": [{"mid": "0"}]})).await;
+    let body = close(&server, &subscriber, &json!({"tracks": [{"mid": "1"}]})).await;
     assert_eq!(body["requiresImmediateRenegotiation"], true);
     assert_eq!(body["sessionDescription"]["type"], "offer");
-    assert_eq!(body["tracks"], json!([{"mid": "0"}]));
+    assert_eq!(body["tracks"], json!([{"mid": "1"}]));
     let offer =
         SessionDescription::parse(body["sessionDescription"]["sdp"].as_str().unwrap()).unwrap();
     assert_eq!(offer.media.len(), 2);
-    assert!(offer.media[0].is_rejected(), "mid 0 is stopped");
-    assert!(!offer.media[1].is_rejected(), "mid 1 stays");
+    assert!(offer.media[1].is_rejected(), "mid 1 is stopped");
+    assert!(!offer.media[0].is_rejected(), "mid 0 stays");
     // The pulled track is gone at once; the other stays.
     assert_eq!(
         names(&session(&server, &subscriber).await),
-        [("mic".into(), "initializing".into())]
+        [("cam".into(), "initializing".into())]
     );
 
     // Until the client answers, other negotiations wait.
     let reply = server
         .put_json(
             &format!("sessions/{subscriber}/tracks/close"),
-            &json!({"tracks": [{"mid": "1"}]}),
+            &json!({"tracks": [{"mid": "0"}]}),
         )
         .await;
     reply.assert_error(406, "invalid_params");
     answer_offer(&server, &subscriber, body["sessionDescription"]["sdp"].as_str().unwrap()).await;
     assert_eq!(
         names(&session(&server, &subscriber).await),
-        [("mic".into(), "initializing".into())]
+        [("cam".into(), "initializing".into())]
     );
 
-    // The stopped mid is not reused: the next pull gets a new one.
+    // The section that carries the BUNDLE transport is made inactive, not stopped, so the
+    // browser keeps its transport.
+    let body = close(&server, &subscriber, &json!({"tracks": [{"mid": "0"}]})).await;
+    let offer =
+        SessionDescription::parse(body["sessionDescription"]["sdp"].as_str().unwrap()).unwrap();
+    assert!(!offer.media[0].is_rejected());
+    assert_eq!(offer.direction(&offer.media[0]), Direction::Inactive);
+    assert!(offer.media[0].ssrcs().is_empty());
+    assert!(offer.media[1].is_rejected());
+    answer_offer(&server, &subscriber, body["sessionDescription"]["sdp"].as_str().unwrap()).await;
+    assert!(names(&session(&server, &subscriber).await).is_empty());
+
+    // Stopped and inactive mids are not reused: the next pull gets a new one.
     let body = server
         .tracks_new(
             &subscriber,

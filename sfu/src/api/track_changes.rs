@@ -12,7 +12,10 @@
 //! - `force: false` without an offer: the SFU writes an offer that stops the closed
 //!   sections (port 0, RFC 8829 §5.2.2) and returns it with
 //!   `requiresImmediateRenegotiation: true`; the client answers through `renegotiate`. The
-//!   media stops at once.
+//!   media stops at once. The section that carries the BUNDLE transport (the first one) is
+//!   made `inactive` instead of stopped: Chrome and Firefox both set up a new transport
+//!   (new ICE and DTLS) when the offerer rejects that section, which would cut every other
+//!   track of the session.
 //!
 //! A mid that carries nothing gets a per-item `close_track_error` (HTTP 200); if no mid of
 //! the batch carries anything, nothing is renegotiated.
@@ -43,7 +46,7 @@ use super::tracks::{
 use super::ApiState;
 use crate::directory::SessionId;
 use crate::negotiation::{Negotiation, PulledTrack};
-use crate::sdp::{AnswerOptions, SessionDescription};
+use crate::sdp::{AnswerOptions, Direction, OfferMedia, SessionDescription};
 
 /// `PUT sessions/{id}/tracks/close`. See the module documentation.
 pub(super) async fn close(state: &ApiState, id: &str, body: &[u8]) -> Reply {
@@ -197,8 +200,23 @@ async fn close_inner(state: &ApiState, id: &str, body: &[u8]) -> Result<Value, A
             })
         }
         None => {
+            let tag = draft.bundle_tag().map(str::to_owned);
+            let mut inactive = Vec::new();
+            let mut stopped = Vec::new();
+            for mid in &closing {
+                match draft.transceiver(mid) {
+                    Some(t) if Some(mid) == tag.as_ref() => inactive.push(OfferMedia {
+                        mid: mid.clone(),
+                        kind: t.kind.clone(),
+                        direction: Direction::Inactive,
+                        send: None,
+                        codecs: None,
+                    }),
+                    _ => stopped.push(mid.clone()),
+                }
+            }
             let offer = draft
-                .prepare_offer_stopping(closing.clone())
+                .prepare_offer_changing(inactive, stopped)
                 .map_err(|e| invalid_params(format!("cannot offer to close the tracks: {e}")))?;
             for mid in &closing {
                 clear_mid(state, id, &mut draft, mid);
