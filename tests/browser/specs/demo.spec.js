@@ -100,6 +100,9 @@ async function twoPeople(alice, bob, label) {
   const unmuted = await waitForRemoteMedia(bob, 'Alice', `${label}, after unmute`, mutedLater.video.framesDecoded + 30);
   console.log(`[${label}] after camera off and on: Bob decoded ${unmuted.video.framesDecoded} frames of Alice's video`);
 
+  // The page as a person sees it, with both participants: kept with the test results.
+  await bob.screenshot({ path: test.info().outputPath(`demo-${label.replace(/[^a-z]+/g, '-')}.png`) });
+
   // Alice mutes her microphone: Bob's page shows it.
   await alice.click('#muteAudio');
   await expect(bob.locator('.tile.remote .flag')).toHaveText(['mic off']);
