@@ -129,6 +129,13 @@ pub enum Command {
         /// The track.
         track: TrackId,
     },
+    /// The publisher of `track`, owned by another worker, sent a sender report.
+    SenderReport {
+        /// The track.
+        track: TrackId,
+        /// What it said.
+        info: crate::router::reports::SenderInfo,
+    },
     /// Tracks, subscriptions or owners changed in the directory: read the routes again.
     RoutesChanged,
     /// Stop the worker.
@@ -379,6 +386,7 @@ impl MediaSink for Outlet<'_> {
         let command = match message {
             Forward::Media { track, packet } => Command::Media { track, packet },
             Forward::KeyframeRequest { track } => Command::KeyframeRequest { track },
+            Forward::SenderReport { track, info } => Command::SenderReport { track, info },
         };
         sender.try_send(command).is_ok()
     }
@@ -581,6 +589,10 @@ impl Worker {
                 let mut sessions = Slots(&mut self.sessions);
                 self.router.on_keyframe_request(Instant::now(), track, &mut sessions, &mut outlet);
                 self.flush_touched().await;
+            }
+            Command::SenderReport { track, info } => {
+                self.refresh_routes(Instant::now()).await;
+                self.router.on_sender_info(track, info);
             }
             Command::RoutesChanged | Command::Shutdown => {}
         }
