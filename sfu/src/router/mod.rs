@@ -796,6 +796,7 @@ impl Router {
             return;
         }
         self.scratch.clear();
+        let mut budget = MAX_RETRANSMISSIONS_PER_COMPOUND;
         for item in CompoundIter::new(packet) {
             let Ok(item) = item else { break };
             let Some(streams) = self.subscribers.get(&session) else { return };
@@ -806,7 +807,7 @@ impl Router {
                 Packet::Fir(fir) => fir.entries().find_map(|e| track_of(e.ssrc)),
                 Packet::Nack(nack) => {
                     DriverStats::bump(&self.stats.nacks_received);
-                    self.answer_nack(now, session, &nack, sessions, sink);
+                    self.answer_nack(now, session, &nack, &mut budget, sessions, sink);
                     None
                 }
                 _ => None,
@@ -867,6 +868,7 @@ impl Router {
         now: Instant,
         session: SessionId,
         nack: &rtcp::Nack<'_>,
+        budget: &mut usize,
         sessions: &mut impl Sessions,
         sink: &mut impl MediaSink,
     ) {
@@ -879,7 +881,9 @@ impl Router {
         };
         let Some(fanout) = tracks.get(&out.track) else { return };
         let Some(session) = sessions.session_mut(session) else { return };
-        for seq in nack.lost_sequence_numbers().take(MAX_RETRANSMISSIONS_PER_NACK) {
+        for seq in nack.lost_sequence_numbers() {
+            let Some(left) = budget.checked_sub(1) else { return };
+            *budget = left;
             let cached = out
                 .sequence
                 .source()
@@ -1239,8 +1243,9 @@ impl Router {
     }
 }
 
-/// Retransmissions one NACK may trigger at most (a NACK can name thousands of packets).
-const MAX_RETRANSMISSIONS_PER_NACK: usize = 256;
+/// Retransmissions one RTCP compound may trigger at most (its NACKs can name thousands of
+/// packets).
+const MAX_RETRANSMISSIONS_PER_COMPOUND: usize = 256;
 
 /// The fields of the incoming packet the rewrite starts from.
 #[derive(Debug, Clone, Copy)]
