@@ -13,6 +13,8 @@
 //! - Receiver reports toward the publisher carry loss, jitter and LSR/DLSR of a known
 //!   pattern.
 //! - Transport-wide feedback reports the arrival times the SFU saw.
+//! - RTX padding probes and retransmissions of packets already received are dropped; a
+//!   gap too large to repair asks for a keyframe instead of NACKs.
 
 mod session_support;
 
@@ -797,4 +799,51 @@ fn transport_feedback_reports_the_arrival_times_the_sfu_saw() {
         }
     }
     assert!(reported.values().any(Option::is_none), "the test must lose some");
+}
+
+#[test]
+fn probes_and_duplicate_retransmissions_are_dropped_and_heavy_loss_asks_for_a_keyframe() {
+    let mut net = Net::new(71, true);
+    let mut publisher = Publisher::new(100);
+    for _ in 0..20 {
+        publisher.send(&mut net);
+        net.advance(Duration::from_millis(5));
+    }
+    net.advance(Duration::from_millis(50));
+    let forwarded = net.stats().rtp_forwarded;
+    assert_eq!(forwarded, 20);
+    // A padding-only RTX packet (a bandwidth probe) and a retransmission of a packet that
+    // arrived: neither reaches the subscriber.
+    let header = rtp::RtpHeaderWriter {
+        payload_type: PUB_RTX,
+        sequence_number: 9,
+        timestamp: 1,
+        ssrc: PUB_RTX_SSRC,
+        padding_len: 200,
+        ..rtp::RtpHeaderWriter::default()
+    };
+    net.publisher.client.send_rtp_with(&header, &[]).unwrap();
+    let mut again = 105u16.to_be_bytes().to_vec();
+    again.extend(payload_of(105));
+    net.publisher.client.send_rtp(PUB_RTX_SSRC, 10, 0, PUB_RTX, &again).unwrap();
+    net.advance(Duration::from_millis(50));
+    let stats = net.stats();
+    assert_eq!(stats.rtx_received, 2);
+    assert_eq!(stats.rtp_dropped_rtx, 1, "{stats:?}");
+    assert_eq!(stats.rtx_duplicates, 1);
+    assert_eq!(stats.rtp_forwarded, forwarded);
+
+    // A jump of 2000 numbers cannot be repaired packet by packet: a keyframe is asked for
+    // instead, and nothing of the gap is NACKed.
+    net.advance(Duration::from_secs(1));
+    let plis_before = net.stats().keyframe_requests_sent;
+    publisher.sent += 2000;
+    for _ in 0..5 {
+        publisher.send(&mut net);
+        net.advance(Duration::from_millis(5));
+    }
+    net.advance(Duration::from_millis(100));
+    let stats = net.stats();
+    assert_eq!(stats.keyframe_requests_sent, plis_before + 1, "{stats:?}");
+    assert_eq!(stats.nacks_sent, 0);
 }
