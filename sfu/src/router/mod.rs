@@ -761,6 +761,8 @@ impl Router {
         sink: &mut impl MediaSink,
     ) {
         DriverStats::bump(&self.stats.media_forwarded_in);
+        // Sender reports go to this worker's subscribers from here on.
+        self.next_report_at.get_or_insert(now + REPORT_INTERVAL);
         if let Some(fanout) = self.tracks.get_mut(&track) {
             if let Ok(view) = RtpPacket::new_checked(packet) {
                 fanout.source = Some((view.ssrc(), now));
