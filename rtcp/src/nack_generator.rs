@@ -430,3 +430,55 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::{HashMap, HashSet};
+
+    proptest! {
+        /// Whatever arrives in whatever order: the missing list stays bounded, no number is
+        /// requested more often than allowed, and nothing received is requested afterwards.
+        #[test]
+        fn bounded_and_never_asks_for_what_arrived(
+            steps in proptest::collection::vec((any::<u16>(), 0u64..40, any::<bool>()), 1..400),
+            start in any::<u16>(),
+        ) {
+            let config = NackConfig { max_missing: 64, max_gap: 300, ..NackConfig::default() };
+            let mut g = NackGenerator::new(config);
+            let t0 = Instant::now();
+            let mut now = t0;
+            let mut out = Vec::new();
+            let mut received: HashSet<u16> = HashSet::new();
+            let mut asked: HashMap<u16, u32> = HashMap::new();
+            let mut seq = start;
+            for (jump, ms, poll) in steps {
+                // Mostly small steps forward, sometimes back or far.
+                seq = seq.wrapping_add(jump % 8).wrapping_sub(if jump % 13 == 0 { 20 } else { 0 });
+                if jump % 97 == 0 {
+                    seq = seq.wrapping_add(jump);
+                }
+                now += Duration::from_millis(ms);
+                g.on_packet(now, seq);
+                received.insert(seq);
+                prop_assert!(g.missing_count() <= config.max_missing);
+                if poll {
+                    g.poll_nacks(now, &mut out);
+                    for s in &out {
+                        prop_assert!(!received.contains(s), "asked for {} which arrived", s);
+                        let n = asked.entry(*s).or_default();
+                        *n += 1;
+                    }
+                }
+                if let Some(t) = g.poll_timeout() {
+                    prop_assert!(t >= t0);
+                }
+            }
+            // A number can go missing again only after it wrapped away; bound per episode.
+            for n in asked.values() {
+                prop_assert!(*n <= u32::from(config.max_retries) * 2);
+            }
+        }
+    }
+}

@@ -15,6 +15,7 @@
 //! - Transport-wide feedback reports the arrival times the SFU saw.
 //! - RTX padding probes and retransmissions of packets already received are dropped; a
 //!   gap too large to repair asks for a keyframe instead of NACKs.
+//! - Malformed and hostile input never panics the router.
 
 mod session_support;
 
@@ -846,4 +847,95 @@ fn probes_and_duplicate_retransmissions_are_dropped_and_heavy_loss_asks_for_a_ke
     let stats = net.stats();
     assert_eq!(stats.keyframe_requests_sent, plis_before + 1, "{stats:?}");
     assert_eq!(stats.nacks_sent, 0);
+}
+
+/// Malformed and hostile input, as a session would hand it over after decryption, never
+/// panics the router: random bytes, truncated headers, RTX without an original sequence
+/// number, NACKs naming every packet, sender reports of unknown sources.
+#[test]
+fn malformed_input_never_panics_the_router() {
+    let mut net = Net::new(83, true);
+    let mut publisher = Publisher::new(40_000);
+    for _ in 0..50 {
+        publisher.send(&mut net);
+        net.advance(Duration::from_millis(5));
+    }
+    let mut rng = SmallRng::seed_from_u64(83);
+    let mut sink = Sink::default();
+    for i in 0..5000u32 {
+        let mut bytes: Vec<u8> = (0..rng.gen_range(0..80)).map(|_| rng.gen()).collect();
+        match i % 6 {
+            // An RTP-looking header of the publisher's sources, random beyond.
+            0 => {
+                if bytes.len() >= 12 {
+                    bytes[0] = 0x80 | (bytes[0] & 0x3f);
+                    bytes[1] = [PUB_VP8, PUB_RTX, 0x80 | PUB_RTX][rng.gen_range(0..3)];
+                    let ssrc = [PUB_SSRC, PUB_RTX_SSRC][rng.gen_range(0..2)];
+                    bytes[8..12].copy_from_slice(&ssrc.to_be_bytes());
+                }
+            }
+            // An RTX packet with 0 to 3 payload octets.
+            1 => {
+                bytes.clear();
+                let payload: Vec<u8> = (0..rng.gen_range(0..4)).map(|_| rng.gen()).collect();
+                rtp::RtpHeaderWriter {
+                    payload_type: PUB_RTX,
+                    sequence_number: rng.gen(),
+                    ssrc: PUB_RTX_SSRC,
+                    ..rtp::RtpHeaderWriter::default()
+                }
+                .append_packet(&payload, &mut bytes)
+                .unwrap();
+            }
+            // A NACK naming up to 17 × 100 packets of the subscriber's stream or another.
+            2 => {
+                let pairs: Vec<rtcp::NackPair> = (0..rng.gen_range(1..100))
+                    .map(|_| rtcp::NackPair { pid: rng.gen(), blp: rng.gen() })
+                    .collect();
+                let media_ssrc = [SUB_SSRC, rng.gen()][rng.gen_range(0..2)];
+                let nack = rtcp::NackBuilder { sender_ssrc: 1, media_ssrc, pairs: &pairs };
+                bytes = vec![0; nack.encoded_len()];
+                nack.write_to(&mut bytes).unwrap();
+            }
+            // A sender report of a known or unknown source, maybe cut short.
+            3 => {
+                let sr = rtcp::SenderReportBuilder {
+                    ssrc: [PUB_SSRC, rng.gen()][rng.gen_range(0..2)],
+                    ntp_timestamp: rng.gen(),
+                    rtp_timestamp: rng.gen(),
+                    ..rtcp::SenderReportBuilder::default()
+                };
+                bytes = vec![0; sr.encoded_len()];
+                sr.write_to(&mut bytes).unwrap();
+                let cut = rng.gen_range(0..=bytes.len());
+                bytes.truncate(cut);
+            }
+            // RTCP-looking garbage.
+            _ => {
+                if bytes.len() >= 2 {
+                    bytes[0] = 0x80 | (bytes[0] & 0x1f);
+                    bytes[1] = rng.gen_range(192..224);
+                }
+            }
+        }
+        let mut both =
+            Both { publisher: &mut net.publisher.session, subscriber: &mut net.subscriber.session };
+        let now = net.now;
+        let from = if (i / 6) % 2 == 0 { PUB } else { SUB };
+        if i % 6 < 2 {
+            net.router.on_rtp(now, from, &bytes, &mut both, &mut sink);
+        } else {
+            net.router.on_rtcp(now, from, &bytes, &mut both, &mut sink);
+        }
+        if i % 100 == 0 {
+            net.now += Duration::from_millis(20);
+            let now = net.now;
+            net.router.handle_timeout(now, &mut both);
+        }
+    }
+    let stats = net.stats();
+    assert!(stats.rtp_dropped_rtx > 0, "{stats:?}");
+    assert!(stats.nacks_received > 0);
+    // The NACK budget per compound bounds what the hostile NACKs made the SFU send.
+    assert!(sink.0.len() as u64 <= stats.nacks_received * 256);
 }
