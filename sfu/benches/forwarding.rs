@@ -20,7 +20,7 @@ use session_support::{Options, Pair};
 use sfu::directory::{MediaRoutes, SessionId, SubscriberRoute, TrackId, TrackRoute};
 use sfu::negotiation::{PublishedTrack, PulledTrack, ReceiveSsrc, SessionMedia, Transceiver};
 use sfu::router::{Forward, MediaSink, Router};
-use sfu::sdp::{extension_uri, Codec, Direction, MediaKind, Msid, SendStream};
+use sfu::sdp::{extension_uri, Codec, Direction, MediaKind, Msid, RtcpFeedback, SendStream};
 use sfu::session::Session;
 use sfu::worker::DriverStats;
 
@@ -35,7 +35,7 @@ fn codec(pt: u8, name: &str, fmtp: &str, rtx: Option<u8>) -> Codec {
         clock_rate: 90_000,
         channels: None,
         fmtp: fmtp.to_owned(),
-        feedback: Vec::new(),
+        feedback: vec![RtcpFeedback::new("nack", None), RtcpFeedback::new("nack", Some("pli"))],
         rtx_payload_type: rtx,
     }
 }

@@ -31,7 +31,7 @@ use session_support::{Options, Pair};
 use sfu::directory::{MediaRoutes, SessionId, SubscriberRoute, TrackId, TrackRoute};
 use sfu::negotiation::{PublishedTrack, PulledTrack, ReceiveSsrc, SessionMedia, Transceiver};
 use sfu::router::{Forward, MediaSink, Router, Sessions, REPORT_INTERVAL};
-use sfu::sdp::{extension_uri, Codec, Direction, MediaKind, Msid, SendStream};
+use sfu::sdp::{extension_uri, Codec, Direction, MediaKind, Msid, RtcpFeedback, SendStream};
 use sfu::session::{ReceivedMedia, Session};
 use sfu::worker::{DriverStats, DriverStatsSnapshot};
 
@@ -59,18 +59,21 @@ fn codec(pt: u8, name: &str, fmtp: &str, rtx: Option<u8>) -> Codec {
         clock_rate: 90_000,
         channels: None,
         fmtp: fmtp.to_owned(),
-        feedback: Vec::new(),
+        feedback: vec![RtcpFeedback::new("nack", None), RtcpFeedback::new("nack", Some("pli"))],
         rtx_payload_type: rtx,
     }
 }
 
-fn routes(subscriber_rtx: bool) -> MediaRoutes {
+fn routes(subscriber_rtx: bool, publisher_nack: bool) -> MediaRoutes {
     let mut published = Transceiver::new("1", MediaKind::Video);
     published.direction = Direction::RecvOnly;
     published.codecs = vec![
         codec(PUB_VP8, "VP8", "", Some(PUB_RTX)),
         codec(PUB_RTX, "rtx", &format!("apt={PUB_VP8}"), None),
     ];
+    if !publisher_nack {
+        published.codecs[0].feedback.clear();
+    }
     published.extensions = vec![(u16::from(TWCC_ID), extension_uri::TRANSPORT_CC.to_owned())];
     published.receive_ssrcs = vec![ReceiveSsrc { ssrc: PUB_SSRC, rtx: Some(PUB_RTX_SSRC) }];
     published.published = Some(PublishedTrack { name: "cam".into(), id: TRACK });
@@ -172,6 +175,10 @@ fn is_srtp(d: &[u8]) -> bool {
 
 impl Net {
     fn new(seed: u64, subscriber_rtx: bool) -> Net {
+        Net::with(seed, subscriber_rtx, true)
+    }
+
+    fn with(seed: u64, subscriber_rtx: bool, publisher_nack: bool) -> Net {
         let mut publisher = Pair::new(Options { seed, ..Options::default() });
         publisher.connect();
         let mut subscriber = Pair::new(Options { seed: seed + 1000, ..Options::default() });
@@ -179,7 +186,7 @@ impl Net {
         let now = publisher.now.max(subscriber.now);
         let stats = Arc::new(DriverStats::default());
         let mut router = Router::new(0, Duration::from_millis(500), stats.clone());
-        router.refresh(routes(subscriber_rtx));
+        router.refresh(routes(subscriber_rtx, publisher_nack));
         let mut net = Net {
             publisher,
             subscriber,
@@ -938,4 +945,21 @@ fn malformed_input_never_panics_the_router() {
     assert!(stats.nacks_received > 0);
     // The NACK budget per compound bounds what the hostile NACKs made the SFU send.
     assert!(sink.0.len() as u64 <= stats.nacks_received * 256);
+}
+
+#[test]
+fn no_nacks_upstream_when_the_publisher_did_not_negotiate_them() {
+    let mut net = Net::with(97, true, false);
+    net.loss_up = 0.2;
+    let mut publisher = Publisher::new(5);
+    for _ in 0..100 {
+        publisher.send(&mut net);
+        net.advance(Duration::from_millis(5));
+    }
+    net.advance(Duration::from_secs(2));
+    let stats = net.stats();
+    assert!(!net.lost_up.is_empty());
+    assert_eq!(stats.nacks_sent, 0, "{stats:?}");
+    // Reports still flow.
+    assert!(stats.receiver_reports_sent > 0);
 }

@@ -351,6 +351,8 @@ struct Fanout {
     /// Recent packets of the forwarded source, answering subscribers' NACKs (filled while
     /// this worker has subscribers of the track).
     cache: PacketCache,
+    /// The publisher negotiated generic NACK for the track's codecs (RFC 4585 §4.2).
+    nack_negotiated: bool,
     /// Loss detection on the forwarded source, by SSRC (video whose publisher is local).
     nack: Option<(u32, NackGenerator)>,
     /// `given_up` of `nack` already counted in the driver stats.
@@ -555,6 +557,14 @@ impl Router {
             let clock_rate = source
                 .and_then(|t| t.codecs.iter().find(|c| !c.is_rtx()))
                 .map_or(if video { 90_000 } else { 48_000 }, |c| c.clock_rate);
+            let nack_negotiated = source.is_some_and(|t| {
+                t.codecs.iter().any(|c| {
+                    !c.is_rtx()
+                        && c.feedback
+                            .iter()
+                            .any(|f| f.kind.eq_ignore_ascii_case("nack") && f.parameter.is_none())
+                })
+            });
             let old = old_tracks.remove(&route.id);
             let (cache, nack, nack_given_up, reception, sender_info, keyframes, last_source) =
                 match old {
@@ -587,7 +597,8 @@ impl Router {
                     remote_workers,
                     keyframes,
                     cache,
-                    nack: nack.filter(|_| local_publisher),
+                    nack_negotiated,
+                    nack: nack.filter(|_| local_publisher && nack_negotiated),
                     nack_given_up,
                     reception: reception.filter(|_| local_publisher),
                     sender_info,
@@ -698,7 +709,7 @@ impl Router {
                     }
                 }
             }
-            if fanout.video {
+            if fanout.video && fanout.nack_negotiated {
                 match &mut fanout.nack {
                     Some((s, nack)) if *s != ssrc => {
                         *s = ssrc;
@@ -1512,6 +1523,7 @@ mod tests {
             remote_workers: Vec::new(),
             keyframes: KeyframeRequests::default(),
             clock_rate: 90_000,
+            nack_negotiated: true,
             cache: PacketCache::new(16, 1500, CACHE_MAX_AGE),
             nack: None,
             nack_given_up: 0,
