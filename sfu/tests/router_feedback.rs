@@ -963,3 +963,38 @@ fn no_nacks_upstream_when_the_publisher_did_not_negotiate_them() {
     // Reports still flow.
     assert!(stats.receiver_reports_sent > 0);
 }
+
+#[test]
+fn a_retransmission_ahead_of_its_lost_original_is_forwarded() {
+    // Senders pad with RTX copies of their newest packet: when that packet's original was
+    // lost, the copy is the first the SFU sees of it.
+    let mut net = Net::new(101, true);
+    let mut publisher = Publisher::new(700);
+    for _ in 0..10 {
+        publisher.send(&mut net);
+        net.advance(Duration::from_millis(5));
+    }
+    net.drop_up.insert(710);
+    publisher.send(&mut net);
+    let mut body = 710u16.to_be_bytes().to_vec();
+    body.extend(payload_of(710));
+    net.publisher
+        .client
+        .send_rtp(PUB_RTX_SSRC, 3, publisher.timestamp(710), PUB_RTX, &body)
+        .unwrap();
+    net.advance(Duration::from_millis(5));
+    for _ in 0..5 {
+        publisher.send(&mut net);
+        net.advance(Duration::from_millis(5));
+    }
+    net.advance(Duration::from_millis(100));
+    let stats = net.stats();
+    assert_eq!(net.lost_up.len(), 1);
+    assert_eq!(
+        (stats.rtx_recovered, stats.rtx_duplicates, stats.nacks_sent),
+        (1, 0, 0),
+        "{stats:?}"
+    );
+    let (stream, _) = subscriber_stream(&net);
+    assert_gap_free(&stream, 700, 16);
+}

@@ -44,8 +44,9 @@
 //! cache lacks is counted as a miss and not asked for upstream: subscriber NACKs never
 //! reach a publisher.
 //!
-//! Upstream, the publisher's worker watches each video track's forwarded source with a
-//! [`NackGenerator`]: gaps become NACKs to the publisher (after a 5 ms reordering delay,
+//! Upstream, the publisher's worker watches the forwarded source of each track whose
+//! publisher negotiated generic NACK (video and audio) with a [`NackGenerator`]: gaps
+//! become NACKs to the publisher (after a 5 ms reordering delay,
 //! repeated once per measured round trip, at most 10 times, given up after 1.5 s), and loss
 //! too heavy to repair asks for a keyframe instead. The publisher's RTX packets are
 //! unwrapped (original sequence number from the payload, original SSRC and payload type
@@ -353,7 +354,7 @@ struct Fanout {
     cache: PacketCache,
     /// The publisher negotiated generic NACK for the track's codecs (RFC 4585 §4.2).
     nack_negotiated: bool,
-    /// Loss detection on the forwarded source, by SSRC (video whose publisher is local).
+    /// Loss detection on the forwarded source, by SSRC (publisher local, NACK negotiated).
     nack: Option<(u32, NackGenerator)>,
     /// `given_up` of `nack` already counted in the driver stats.
     nack_given_up: u64,
@@ -709,7 +710,7 @@ impl Router {
                     }
                 }
             }
-            if fanout.video && fanout.nack_negotiated {
+            if fanout.nack_negotiated {
                 match &mut fanout.nack {
                     Some((s, nack)) if *s != ssrc => {
                         *s = ssrc;
@@ -720,15 +721,18 @@ impl Router {
                 }
                 if let Some((_, nack)) = fanout.nack.as_mut() {
                     let before = nack.missing_count();
-                    let arrival = nack.on_packet(now, seq);
-                    if recovered {
-                        if arrival == Arrival::Recovered {
-                            DriverStats::bump(&self.stats.rtx_recovered);
-                        } else {
-                            // Already here (or given up): subscribers have it or moved on.
+                    match (recovered, nack.on_packet(now, seq)) {
+                        // Already here (or given up): subscribers have it or moved on.
+                        (true, Arrival::Stale) => {
                             DriverStats::bump(&self.stats.rtx_duplicates);
                             return;
                         }
+                        // A retransmission of a packet missing, or of one whose original
+                        // is lost and not yet known missing (a sender's RTX padding can
+                        // carry its newest packet): forwarded like the original.
+                        (true, _) => DriverStats::bump(&self.stats.rtx_recovered),
+                        (false, Arrival::Recovered) => DriverStats::bump(&self.stats.rtp_late),
+                        (false, _) => {}
                     }
                     if nack.missing_count() > before {
                         if let Some(due) = nack.poll_timeout() {
@@ -906,7 +910,10 @@ impl Router {
                     DriverStats::bump(&stats.nack_cache_hits);
                     retransmit_one(now, out, session, packet, seq, buf, sink, stats);
                 }
-                None => DriverStats::bump(&stats.nack_cache_misses),
+                None => {
+                    DriverStats::bump(&stats.nack_cache_misses);
+                    trace!(track = %out.track, seq, "NACK not answered: not cached");
+                }
             }
         }
     }

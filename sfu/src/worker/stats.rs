@@ -127,6 +127,9 @@ driver_counters! {
     rtx_recovered,
     /// Publisher retransmissions of packets already received: dropped.
     rtx_duplicates,
+    /// Publisher packets that arrived after they were counted missing: reordered, or
+    /// retransmitted without RTX (audio). Forwarded.
+    rtp_late,
     /// NACK packets received from subscribers.
     nacks_received,
     /// Packets subscribers asked for that the cache had.
