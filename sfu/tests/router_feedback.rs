@@ -48,6 +48,11 @@ const SUB_RTX_SSRC: u32 = 0xbbbb_bbbb;
 const SUB_VP8: u8 = 96;
 const SUB_RTX: u8 = 97;
 const TWCC_ID: u8 = 5;
+const AUDIO_TRACK: TrackId = TrackId(8);
+const PUB_AUDIO_SSRC: u32 = 0x3333_3333;
+const PUB_OPUS: u8 = 109;
+const SUB_AUDIO_SSRC: u32 = 0xcccc_cccc;
+const SUB_OPUS: u8 = 111;
 const ONE_WAY: Duration = Duration::from_millis(10);
 /// The packet sender SSRC of the SFU's feedback.
 const SFU_FEEDBACK_SSRC: u32 = 1;
@@ -77,7 +82,15 @@ fn routes(subscriber_rtx: bool, publisher_nack: bool) -> MediaRoutes {
     published.extensions = vec![(u16::from(TWCC_ID), extension_uri::TRANSPORT_CC.to_owned())];
     published.receive_ssrcs = vec![ReceiveSsrc { ssrc: PUB_SSRC, rtx: Some(PUB_RTX_SSRC) }];
     published.published = Some(PublishedTrack { name: "cam".into(), id: TRACK });
-    let publisher = Arc::new(SessionMedia { transceivers: vec![published] });
+    let mut opus = codec(PUB_OPUS, "opus", "", None);
+    opus.clock_rate = 48_000;
+    opus.channels = Some(2);
+    let mut mic = Transceiver::new("2", MediaKind::Audio);
+    mic.direction = Direction::RecvOnly;
+    mic.codecs = vec![opus.clone()];
+    mic.receive_ssrcs = vec![ReceiveSsrc { ssrc: PUB_AUDIO_SSRC, rtx: None }];
+    mic.published = Some(PublishedTrack { name: "mic".into(), id: AUDIO_TRACK });
+    let publisher = Arc::new(SessionMedia { transceivers: vec![published, mic] });
 
     let mut pulled = Transceiver::new("0", MediaKind::Video);
     pulled.direction = Direction::SendOnly;
@@ -96,18 +109,47 @@ fn routes(subscriber_rtx: bool, publisher_nack: bool) -> MediaRoutes {
         msid: Msid::new("s", "t"),
     });
     pulled.pulled = Some(PulledTrack { session: PUB, name: "cam".into(), id: TRACK });
-    let subscriber = Arc::new(SessionMedia { transceivers: vec![pulled] });
+    let mut audio = Transceiver::new("1", MediaKind::Audio);
+    audio.direction = Direction::SendOnly;
+    opus.payload_type = SUB_OPUS;
+    audio.codecs = vec![opus];
+    audio.send = Some(SendStream {
+        ssrc: SUB_AUDIO_SSRC,
+        rtx_ssrc: None,
+        cname: "subscriber-cname".into(),
+        msid: Msid::new("s", "a"),
+    });
+    audio.pulled = Some(PulledTrack { session: PUB, name: "mic".into(), id: AUDIO_TRACK });
+    let subscriber = Arc::new(SessionMedia { transceivers: vec![pulled, audio] });
     MediaRoutes {
         generation: 1,
         sessions: vec![(PUB, publisher.clone()), (SUB, subscriber)],
-        tracks: vec![TrackRoute {
-            id: TRACK,
-            publisher: PUB,
-            publisher_owner: Some(0),
-            mid: "1".into(),
-            publisher_media: publisher,
-            subscribers: vec![SubscriberRoute { session: SUB, mid: "0".into(), owner: Some(0) }],
-        }],
+        tracks: vec![
+            TrackRoute {
+                id: TRACK,
+                publisher: PUB,
+                publisher_owner: Some(0),
+                mid: "1".into(),
+                publisher_media: publisher.clone(),
+                subscribers: vec![SubscriberRoute {
+                    session: SUB,
+                    mid: "0".into(),
+                    owner: Some(0),
+                }],
+            },
+            TrackRoute {
+                id: AUDIO_TRACK,
+                publisher: PUB,
+                publisher_owner: Some(0),
+                mid: "2".into(),
+                publisher_media: publisher,
+                subscribers: vec![SubscriberRoute {
+                    session: SUB,
+                    mid: "1".into(),
+                    owner: Some(0),
+                }],
+            },
+        ],
     }
 }
 
@@ -166,6 +208,7 @@ struct Net {
     /// When the SFU received each transport-wide sequence number.
     twcc_arrivals: HashMap<u16, Instant>,
     lost_up: BTreeSet<u16>,
+    lost_audio_up: BTreeSet<u16>,
     lost_down: u64,
 }
 
@@ -202,6 +245,7 @@ impl Net {
             next_id: 0,
             twcc_arrivals: HashMap::new(),
             lost_up: BTreeSet::new(),
+            lost_audio_up: BTreeSet::new(),
             lost_down: 0,
         };
         net.publisher.now = now;
@@ -233,6 +277,9 @@ impl Net {
                 if dropped || self.rng.gen_bool(self.loss_up) {
                     if ssrc == PUB_SSRC {
                         self.lost_up.insert(seq);
+                    }
+                    if ssrc == PUB_AUDIO_SSRC {
+                        self.lost_audio_up.insert(seq);
                     }
                     continue;
                 }
@@ -342,8 +389,11 @@ impl Net {
     }
 }
 
+/// 60 octets unique to the publisher's sequence number.
 fn payload_of(seq: u16) -> Vec<u8> {
-    (0..60u8).map(|b| b.wrapping_mul(3).wrapping_add(seq as u8)).collect()
+    let mut payload = seq.to_be_bytes().to_vec();
+    payload.extend((0..58u8).map(|b| b.wrapping_mul(3).wrapping_add(seq as u8)));
+    payload
 }
 
 /// The publisher's side: sends VP8 packets and answers the SFU's NACKs with RTX.
@@ -437,6 +487,9 @@ fn subscriber_stream(net: &Net) -> (BTreeMap<u16, (u32, Vec<u8>)>, usize) {
     let mut stream = BTreeMap::new();
     let mut rtx = 0;
     for p in net.subscriber.client.received_rtp() {
+        if p.ssrc == SUB_AUDIO_SSRC {
+            continue;
+        }
         if p.ssrc == SUB_SSRC {
             assert_eq!(p.payload_type, SUB_VP8);
             stream.insert(p.sequence_number, (p.timestamp, p.payload.clone()));
@@ -529,7 +582,11 @@ fn lost_rtx(net: &Net) -> u64 {
 /// The subscriber NACKs every gap in what it received, once per 50 ms.
 fn subscriber_nacks(net: &mut Net, expected: u16) {
     let (stream, _) = subscriber_stream(net);
-    let Some((&first, _)) = stream.iter().next() else { return };
+    // The output number of the publisher's first packet (it arrived: the loss starts later);
+    // the stream's numbers start anywhere and may wrap.
+    let Some((&first, _)) = stream.iter().find(|(_, (_, p))| *p == payload_of(1000)) else {
+        return;
+    };
     let mut lost: Vec<u16> =
         (0..expected).map(|i| first.wrapping_add(i)).filter(|s| !stream.contains_key(s)).collect();
     if lost.is_empty() {
@@ -997,4 +1054,59 @@ fn a_retransmission_ahead_of_its_lost_original_is_forwarded() {
     );
     let (stream, _) = subscriber_stream(&net);
     assert_gap_free(&stream, 700, 16);
+}
+
+#[test]
+fn audio_loss_is_repaired_by_retransmission_in_original_form() {
+    let mut net = Net::new(113, true);
+    net.loss_up = 0.1;
+    let mut rtcp_seen = 0;
+    let send = |net: &mut Net, seq: u16| {
+        net.publisher
+            .client
+            .send_rtp(PUB_AUDIO_SSRC, seq, u32::from(seq) * 960, PUB_OPUS, &payload_of(seq))
+            .unwrap();
+    };
+    let mut resent = 0;
+    for i in 0..300u16 {
+        if i == 295 {
+            net.loss_up = 0.0;
+        }
+        send(&mut net, 2000 + i);
+        net.advance(Duration::from_millis(20));
+        // Audio has no RTX here: the publisher sends the packet again as it was.
+        let received = net.publisher.client.received_rtcp().to_vec();
+        for compound in &received[rtcp_seen..] {
+            for packet in CompoundIter::new(compound) {
+                let Ok(Packet::Nack(nack)) = packet else { continue };
+                assert_eq!(nack.media_ssrc(), PUB_AUDIO_SSRC);
+                for seq in nack.lost_sequence_numbers() {
+                    send(&mut net, seq);
+                    resent += 1;
+                }
+            }
+        }
+        rtcp_seen = received.len();
+    }
+    net.advance(Duration::from_secs(1));
+    let stats = net.stats();
+    let audio: BTreeMap<u16, Vec<u8>> = net
+        .subscriber
+        .client
+        .received_rtp()
+        .iter()
+        .filter(|p| p.ssrc == SUB_AUDIO_SSRC)
+        .map(|p| {
+            assert_eq!(p.payload_type, SUB_OPUS);
+            (p.sequence_number, p.payload.clone())
+        })
+        .collect();
+    assert!(!net.lost_audio_up.is_empty());
+    assert_eq!(audio.len(), 300, "{stats:?}");
+    let payloads: BTreeSet<Vec<u8>> = audio.values().cloned().collect();
+    let expected: BTreeSet<Vec<u8>> = (0..300u16).map(|i| payload_of(2000 + i)).collect();
+    assert_eq!(payloads, expected);
+    assert_eq!(stats.rtp_late as usize, net.lost_audio_up.len(), "{stats:?}");
+    assert!(resent >= net.lost_audio_up.len());
+    assert_eq!(stats.rtx_received, 0);
 }
