@@ -39,7 +39,10 @@
 //! [`crate::router`]): to subscribers on this worker directly, to other workers'
 //! subscribers through their command queues ([`Command::Media`], one copy per worker,
 //! dropped and counted when the queue is full). Keyframe requests for a publisher owned
-//! elsewhere go the same way ([`Command::KeyframeRequest`]). The router's tables are read
+//! elsewhere go the same way ([`Command::KeyframeRequest`]), and so do a publisher's sender
+//! reports for the subscribers' sender reports there ([`Command::SenderReport`]). The
+//! router's timer (deferred keyframe requests, NACKs to publishers, transport-wide feedback,
+//! receiver and sender reports) is one of the worker's wake-ups. The router's tables are read
 //! again from the directory whenever its generation moves; the API wakes every worker with
 //! [`Command::RoutesChanged`] after a negotiation.
 //!
