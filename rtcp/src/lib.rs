@@ -16,6 +16,11 @@
 //!   `write_to` a caller's buffer), and [`CompoundBuilder`] appends several into one
 //!   reused `Vec<u8>`. [`pack_nack_pairs`] turns a loss list into NACK pairs and
 //!   [`TwccBuilder`] turns packet arrivals into transport-wide feedback.
+//! - Feedback machinery, sans-IO with `now: Instant` passed in: [`NackGenerator`] detects
+//!   loss on a received stream and paces NACKs by round-trip time with bounded retries,
+//!   [`PacketCache`] keeps recent packets (bounded, buffers reused) to answer NACKs,
+//!   [`ReceptionStats`] computes report blocks (RFC 3550 §A.3, §A.8) and [`TwccRecorder`]
+//!   records transport-wide arrivals for periodic feedback.
 //!
 //! ```
 //! use rtcp::{
@@ -62,14 +67,19 @@ mod error;
 mod fir;
 mod header;
 mod nack;
+mod nack_generator;
+mod packet_cache;
 mod pli;
 mod receiver_report;
+mod reception;
 mod remb;
 mod report_block;
 mod sdes;
 mod sender_report;
+mod seq;
 mod twcc;
 mod twcc_builder;
+mod twcc_recorder;
 mod util;
 
 pub use app::{App, AppBuilder};
@@ -84,8 +94,11 @@ pub use header::{
 pub use nack::{
     pack_nack_pairs, Nack, NackBuilder, NackLost, NackPair, NackPairSequenceNumbers, NackPairs,
 };
+pub use nack_generator::{Arrival, NackConfig, NackGenerator, NackGeneratorStats};
+pub use packet_cache::PacketCache;
 pub use pli::{Pli, PliBuilder};
 pub use receiver_report::{ReceiverReport, ReceiverReportBuilder};
+pub use reception::{to_compact, to_ntp_interval, ReceptionStats};
 pub use remb::{Remb, RembBuilder, REMB_IDENTIFIER};
 pub use report_block::{ReceptionReport, ReportBlock, ReportBlocks, REPORT_BLOCK_LEN};
 pub use sdes::{
@@ -97,3 +110,4 @@ pub use twcc::{
     TwccStatuses, DELTA_TICK_US, REFERENCE_TIME_UNIT_US,
 };
 pub use twcc_builder::{TwccBuilder, DEFAULT_MAX_FEEDBACK_LEN, MAX_FEEDBACK_LEN, MIN_FEEDBACK_LEN};
+pub use twcc_recorder::{TwccRecorder, DEFAULT_MAX_PENDING};

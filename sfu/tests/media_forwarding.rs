@@ -297,6 +297,53 @@ async fn subscribers_on_another_worker_get_their_copies_through_the_queue() {
     assert!(stats["media_forwarded_out"].as_u64() >= Some(30), "{stats:#}");
     assert_eq!(stats["media_dropped_queue_full"], 0);
     assert!(stats["routes_refreshed"].as_u64() > Some(0));
+
+    // The remote subscriber's NACK is answered by its own worker, from the copies the queue
+    // brought there, in RTX form (the SFU's offer negotiated RTX): never by the publisher.
+    let lost = video[7].sequence_number;
+    let pairs = [rtcp::NackPair { pid: lost, blp: 0b1 }];
+    let nack = rtcp::NackBuilder { sender_ssrc: 5, media_ssrc: video_ssrc, pairs: &pairs };
+    let mut compound = vec![0u8; nack.encoded_len()];
+    nack.write_to(&mut compound).unwrap();
+    remote.client.send_rtcp(&compound).unwrap();
+    remote.flush().await;
+    let end = Instant::now() + DEADLINE;
+    let resent = loop {
+        step(&mut [&mut publisher, &mut remote]).await;
+        let resent: Vec<ReceivedRtp> =
+            remote.client.received_rtp().iter().filter(|p| p.ssrc != video_ssrc).cloned().collect();
+        if resent.len() >= 2 {
+            break resent;
+        }
+        assert!(Instant::now() < end, "no retransmission; stats {:?}", server.stats().await);
+    };
+    for (packet, original) in resent.iter().zip(&video[7..9]) {
+        let osn = u16::from_be_bytes([packet.payload[0], packet.payload[1]]);
+        assert_eq!(osn, original.sequence_number);
+        assert_eq!(packet.payload[2..], original.payload[..]);
+        assert_eq!(packet.timestamp, original.timestamp);
+    }
+    let stats = server.stats().await;
+    assert_eq!(stats["nack_cache_hits"], 2, "{stats:#}");
+    assert_eq!(stats["rtx_sent"], 2);
+    assert_eq!(stats["nacks_sent"], 0);
+
+    // The publisher's sender report reaches the remote worker, whose subscriber then gets
+    // sender reports of its own.
+    publisher.client.send_sender_report(VIDEO_SSRC, 90_000, 30, 1200).unwrap();
+    publisher.flush().await;
+    let end = Instant::now() + DEADLINE;
+    loop {
+        step(&mut [&mut publisher, &mut remote]).await;
+        let got = remote.client.received_rtcp().iter().any(|c| {
+            rtcp::CompoundIter::new(c)
+                .any(|p| matches!(p, Ok(rtcp::Packet::SenderReport(sr)) if sr.ssrc() == video_ssrc))
+        });
+        if got {
+            break;
+        }
+        assert!(Instant::now() < end, "no sender report; stats {:?}", server.stats().await);
+    }
 }
 
 #[tokio::test]

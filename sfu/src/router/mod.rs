@@ -34,10 +34,40 @@
 //! requests inside the interval are sent when it ends). Requests for a publisher owned by
 //! another worker travel as [`Forward::KeyframeRequest`]. Audio tracks get none.
 //!
-//! PLIs are queued on the publisher's session; the worker drains the sessions listed by
-//! [`Router::pop_touched`] after each call.
+//! # NACK shield
+//!
+//! Every track keeps its recent packets in a [`PacketCache`] on each worker with subscribers
+//! of it (1024 packets for video, 256 for audio, 3 s at most; slot buffers are reused). A
+//! subscriber's generic NACK is answered from there, close to the subscriber: wrapped in
+//! RTX (RFC 4588) with the subscriber's RTX SSRC, payload type and sequence numbers when it
+//! negotiated RTX for the codec, else as the original packet rewritten again. A packet the
+//! cache lacks is counted as a miss and not asked for upstream: subscriber NACKs never
+//! reach a publisher.
+//!
+//! Upstream, the publisher's worker watches the forwarded source of each track whose
+//! publisher negotiated generic NACK (video and audio) with a [`NackGenerator`]: gaps
+//! become NACKs to the publisher (after a 5 ms reordering delay,
+//! repeated once per measured round trip, at most 10 times, given up after 1.5 s), and loss
+//! too heavy to repair asks for a keyframe instead. The publisher's RTX packets are
+//! unwrapped (original sequence number from the payload, original SSRC and payload type
+//! from the SDP) and flow on like the original: into the cache, to other workers and to
+//! every subscriber. A retransmission of a packet already here is dropped.
+//!
+//! # Reports and congestion control feedback
+//!
+//! Every [`REPORT_INTERVAL`] the router sends each publisher a receiver report per
+//! forwarded source (loss, extended highest sequence number, jitter, LSR/DLSR; see
+//! [`ReceptionStats`]) and each subscriber stream a sender report whose NTP/RTP mapping is
+//! the publisher's last one carried through the stream's timestamp offset (see
+//! [`reports`]), with SDES CNAME. Publishers that negotiated the transport-wide sequence
+//! number extension get transport-wide congestion control feedback every
+//! [`TWCC_INTERVAL`] ([`TwccRecorder`]), so their send-side bandwidth estimation can grow.
+//!
+//! RTCP the router writes is queued on the sessions; the worker drains the sessions listed
+//! by [`Router::pop_touched`] after each call.
 
 pub mod keyframe;
+pub mod reports;
 pub mod rewrite;
 
 use std::collections::HashMap;
@@ -46,7 +76,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use rtcp::{CompoundIter, Encode, Packet, PliBuilder};
+use rtcp::{
+    Arrival, CompoundIter, Encode, NackConfig, NackGenerator, Packet, PacketCache, PliBuilder,
+    ReceptionStats, TwccRecorder,
+};
 use rtp::{ExtensionForm, RtpPacket};
 use tracing::{debug, trace};
 
@@ -56,6 +89,7 @@ use crate::sdp::{extension_uri, MediaKind};
 use crate::session::{ConnectionState, Session};
 use crate::worker::{DriverStats, MAX_DATAGRAM_LEN};
 use keyframe::KeyframeRequests;
+use reports::SenderInfo;
 use rewrite::{ExtensionMap, PayloadTypeMap, SequenceRewriter};
 
 /// At most one keyframe request per published track in this interval, by default.
@@ -67,8 +101,20 @@ const SOURCE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The packet sender SSRC of the SFU's feedback to publishers (RFC 4585 §6.1). An ICE-lite
 /// SFU sends no media of its own on a publisher's session, so any fixed value serves.
 const FEEDBACK_SSRC: u32 = 1;
-/// The forwarding buffer: the largest datagram a worker accepts, plus the largest SRTP tag.
-const BUFFER_LEN: usize = MAX_DATAGRAM_LEN + 32;
+/// The forwarding buffer: the largest datagram a worker accepts, plus the largest SRTP tag
+/// and the two octets RTX adds (RFC 4588 §4).
+const BUFFER_LEN: usize = MAX_DATAGRAM_LEN + 32 + rtp::rtx::OSN_LEN;
+/// Packets a video track's cache holds: at 2.5 Mbit/s of 1200-byte packets, about 4 s.
+const VIDEO_CACHE_PACKETS: usize = 1024;
+/// Packets an audio track's cache holds: 50 packets a second, about 5 s.
+const AUDIO_CACHE_PACKETS: usize = 256;
+/// A cached packet answers NACKs this long (beyond it, the subscriber's jitter buffer has
+/// given up on it anyway).
+const CACHE_MAX_AGE: Duration = Duration::from_secs(3);
+/// Receiver reports to publishers and sender reports to subscribers, this often.
+pub const REPORT_INTERVAL: Duration = Duration::from_secs(1);
+/// Transport-wide congestion control feedback to publishers, this often.
+pub const TWCC_INTERVAL: Duration = Duration::from_millis(50);
 
 /// The sessions a worker owns, as the router reaches them.
 pub trait Sessions {
@@ -106,14 +152,34 @@ pub enum Forward {
         /// The track.
         track: TrackId,
     },
+    /// The publisher of `track` sent a sender report: the receiver's subscribers' sender
+    /// reports follow its clock mapping.
+    SenderReport {
+        /// The track.
+        track: TrackId,
+        /// The report's source, its NTP and RTP timestamps, and when it arrived.
+        info: SenderInfo,
+    },
 }
 
 /// Where an SSRC of a publisher goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
     Media(TrackId),
-    /// Retransmissions (RFC 4588): not forwarded yet.
-    Rtx,
+    /// Retransmissions (RFC 4588) of a track: of `media_ssrc` when the SDP paired them
+    /// (`a=ssrc-group:FID`), else of the track's forwarded source.
+    Rtx {
+        track: TrackId,
+        media_ssrc: Option<u32>,
+    },
+}
+
+impl Source {
+    fn track(self) -> TrackId {
+        match self {
+            Source::Media(track) | Source::Rtx { track, .. } => track,
+        }
+    }
 }
 
 /// What one publisher session sends, by SSRC.
@@ -127,9 +193,18 @@ struct Publisher {
     payload_types: Vec<(u8, TrackId)>,
     /// RTX payload types of those mids, as a bit set.
     rtx_payload_types: u128,
+    /// The payload type each RTX payload type repairs (`apt`), `UNMAPPED` when none.
+    apt: [u8; 128],
     ssrcs: HashMap<u32, Source>,
     learned: usize,
+    /// The id of the transport-wide sequence number header extension, when negotiated.
+    twcc_extension: Option<u8>,
+    /// Arrivals for transport-wide congestion control feedback.
+    twcc: Option<TwccRecorder>,
 }
+
+/// No payload type in [`Publisher::apt`].
+const UNMAPPED: u8 = 0xff;
 
 impl Publisher {
     fn build(media: &SessionMedia, old: Option<Publisher>) -> Option<Publisher> {
@@ -143,8 +218,11 @@ impl Publisher {
             mids: Vec::new(),
             payload_types: Vec::new(),
             rtx_payload_types: 0,
+            apt: [UNMAPPED; 128],
             ssrcs: HashMap::new(),
             learned: 0,
+            twcc_extension: None,
+            twcc: None,
         };
         let mut ambiguous: Vec<u8> = Vec::new();
         for t in &published {
@@ -154,13 +232,24 @@ impl Publisher {
                 publisher.mid_extension =
                     t.extension_id(extension_uri::SDES_MID).and_then(|id| u8::try_from(id).ok());
             }
+            if publisher.twcc_extension.is_none() {
+                publisher.twcc_extension = t
+                    .extension_id(extension_uri::TRANSPORT_CC)
+                    .and_then(|id| u8::try_from(id).ok());
+            }
             for codec in &t.codecs {
                 let pt = codec.payload_type;
-                if codec.is_rtx() {
-                    if pt < 128 {
-                        publisher.rtx_payload_types |= 1u128 << pt;
+                if codec.is_rtx() && pt < 128 {
+                    publisher.rtx_payload_types |= 1u128 << pt;
+                    // RFC 4588 §8.6: `apt` names the payload type repaired.
+                    let repaired = codec.fmtp_param("apt").and_then(|v| v.trim().parse().ok());
+                    if let (Some(slot), Some(apt)) =
+                        (publisher.apt.get_mut(usize::from(pt)), repaired)
+                    {
+                        *slot = apt;
                     }
-                } else if ambiguous.contains(&pt) {
+                }
+                if ambiguous.contains(&pt) {
                 } else if publisher
                     .payload_types
                     .iter()
@@ -175,20 +264,26 @@ impl Publisher {
             for source in &t.receive_ssrcs {
                 publisher.ssrcs.insert(source.ssrc, Source::Media(track));
                 if let Some(rtx) = source.rtx {
-                    publisher.ssrcs.insert(rtx, Source::Rtx);
+                    publisher
+                        .ssrcs
+                        .insert(rtx, Source::Rtx { track, media_ssrc: Some(source.ssrc) });
                 }
             }
         }
         if publisher.mids.is_empty() {
             return None;
         }
+        if publisher.twcc_extension.is_some() {
+            publisher.twcc = Some(TwccRecorder::new(FEEDBACK_SSRC, 0));
+        }
         // What was learned from packets stays, for tracks still published.
         if let Some(old) = old {
+            if publisher.twcc.is_some() {
+                publisher.twcc = old.twcc.or(publisher.twcc);
+            }
             for (ssrc, source) in old.ssrcs {
-                let still = match source {
-                    Source::Media(track) => publisher.mids.iter().any(|(_, t)| *t == track),
-                    Source::Rtx => true,
-                };
+                let track = source.track();
+                let still = publisher.mids.iter().any(|(_, t)| *t == track);
                 if still && publisher.learned < MAX_LEARNED_SSRCS {
                     if let std::collections::hash_map::Entry::Vacant(v) =
                         publisher.ssrcs.entry(ssrc)
@@ -210,17 +305,20 @@ impl Publisher {
             return Some(*source);
         }
         let pt = packet.payload_type();
-        let source = if pt < 128 && self.rtx_payload_types & (1u128 << pt) != 0 {
-            Some(Source::Rtx)
-        } else {
-            let mid = self.mid_extension.and_then(|id| packet.extension(id));
-            let track = match mid {
-                // RFC 8843 §15: the mid says which section the SSRC belongs to.
-                Some(mid) => self.mids.iter().find(|(m, _)| m.as_bytes() == mid).map(|(_, t)| *t),
-                None => self.payload_types.iter().find(|(p, _)| *p == pt).map(|(_, t)| *t),
-            };
-            track.map(Source::Media)
+        let rtx = pt < 128 && self.rtx_payload_types & (1u128 << pt) != 0;
+        let mid = self.mid_extension.and_then(|id| packet.extension(id));
+        let track = match mid {
+            // RFC 8843 §15: the mid says which section the SSRC belongs to.
+            Some(mid) => self.mids.iter().find(|(m, _)| m.as_bytes() == mid).map(|(_, t)| *t),
+            None => self.payload_types.iter().find(|(p, _)| *p == pt).map(|(_, t)| *t),
         };
+        let source = track.map(|track| {
+            if rtx {
+                Source::Rtx { track, media_ssrc: None }
+            } else {
+                Source::Media(track)
+            }
+        });
         if let Some(source) = source {
             if self.learned < MAX_LEARNED_SSRCS {
                 self.ssrcs.insert(ssrc, source);
@@ -240,6 +338,8 @@ struct Fanout {
     /// The publisher's session is owned by this worker.
     local_publisher: bool,
     video: bool,
+    /// The RTP clock of the publisher's codecs.
+    clock_rate: u32,
     /// The media SSRC the publisher's SDP announced.
     announced_ssrc: Option<u32>,
     /// The forwarded source and when it last sent.
@@ -251,6 +351,19 @@ struct Fanout {
     keyframes: KeyframeRequests,
     /// Media of the publisher arrived here since the last [`Router::drain_media_seen`].
     media_seen: bool,
+    /// Recent packets of the forwarded source, answering subscribers' NACKs (filled while
+    /// this worker has subscribers of the track).
+    cache: PacketCache,
+    /// The publisher negotiated generic NACK for the track's codecs (RFC 4585 §4.2).
+    nack_negotiated: bool,
+    /// Loss detection on the forwarded source, by SSRC (publisher local, NACK negotiated).
+    nack: Option<(u32, NackGenerator)>,
+    /// `given_up` of `nack` already counted in the driver stats.
+    nack_given_up: u64,
+    /// Reception statistics of the forwarded source, by SSRC (publisher local).
+    reception: Option<(u32, ReceptionStats)>,
+    /// The publisher's last sender report on the forwarded source.
+    sender_info: Option<SenderInfo>,
 }
 
 impl Fanout {
@@ -269,6 +382,10 @@ impl Fanout {
             }
         }
     }
+
+    fn source_ssrc(&self) -> Option<u32> {
+        self.source.map(|(ssrc, _)| ssrc)
+    }
 }
 
 /// One subscriber's copy of a track.
@@ -283,12 +400,23 @@ struct OutStream {
     sequence: SequenceRewriter,
     /// A keyframe was requested for it when it started.
     started: bool,
+    /// The subscriber's RTX payload type of each of its payload types (RFC 4588).
+    rtx_payload_types: PayloadTypeMap,
+    /// Its RTX SSRC, announced in our SDP (`a=ssrc-group:FID`).
+    rtx_ssrc: Option<u32>,
+    /// The next RTX sequence number.
+    rtx_sequence: u16,
+    /// The CNAME our SDP gave the stream.
+    cname: String,
+    /// RTP packets and payload octets sent, for sender reports.
+    packets_sent: u32,
+    octets_sent: u32,
 }
 
 impl OutStream {
     fn new(
         t: &Transceiver,
-        ssrc: u32,
+        send: &crate::sdp::SendStream,
         track: TrackId,
         source: &Transceiver,
         previous: Option<OutStream>,
@@ -296,26 +424,34 @@ impl OutStream {
         // The same stream carrying another track (`tracks/update`) keeps its sequence
         // numbers and timestamps running (the rewriter re-bases on the new source's first
         // packet) and starts again: a keyframe is requested from the new publisher.
-        let (sequence, started) = match previous {
-            Some(p) if p.track == track => (p.sequence, p.started),
+        let (sequence, started, rtx_sequence, packets_sent, octets_sent) = match previous {
+            Some(p) if p.track == track => {
+                (p.sequence, p.started, p.rtx_sequence, p.packets_sent, p.octets_sent)
+            }
             Some(mut p) => {
                 p.sequence.restart_source();
-                (p.sequence, false)
+                (p.sequence, false, p.rtx_sequence, p.packets_sent, p.octets_sent)
             }
             None => {
                 let mut rng = rand::thread_rng();
-                (SequenceRewriter::new((rng.gen(), rng.gen())), false)
+                (SequenceRewriter::new((rng.gen(), rng.gen())), false, rng.gen(), 0, 0)
             }
         };
         OutStream {
             mid: t.mid.clone(),
             track,
-            ssrc,
+            ssrc: send.ssrc,
             payload_types: PayloadTypeMap::new(&source.codecs, &t.codecs),
             extensions: ExtensionMap::new(&source.extensions, &t.extensions),
             clock_rate: t.codecs.iter().find(|c| !c.is_rtx()).map_or(90_000, |c| c.clock_rate),
             sequence,
             started,
+            rtx_payload_types: PayloadTypeMap::rtx_of(&t.codecs),
+            rtx_ssrc: send.rtx_ssrc,
+            rtx_sequence,
+            cname: send.cname.clone(),
+            packets_sent,
+            octets_sent,
         }
     }
 }
@@ -331,11 +467,21 @@ pub struct Router {
     subscribers: HashMap<SessionId, Vec<OutStream>>,
     /// The forwarding buffer, reused for every copy.
     buf: Vec<u8>,
+    /// A publisher's retransmission, unwrapped (reused).
+    rtx_buf: Vec<u8>,
+    /// RTCP the router writes (reused).
+    rtcp_buf: Vec<u8>,
+    /// Sequence numbers and NACK pairs to request (reused).
+    nack_scratch: Vec<u16>,
+    pairs_scratch: Vec<rtcp::NackPair>,
     /// Sessions with queued output (PLIs) for the worker to drain.
     touched: Vec<SessionId>,
     /// Tracks to request keyframes for (reused).
     scratch: Vec<TrackId>,
     next_keyframe_due: Option<Instant>,
+    next_nack_due: Option<Instant>,
+    next_report_at: Option<Instant>,
+    next_twcc_at: Option<Instant>,
     stats: Arc<DriverStats>,
 }
 
@@ -350,9 +496,16 @@ impl Router {
             tracks: HashMap::new(),
             subscribers: HashMap::new(),
             buf: Vec::with_capacity(BUFFER_LEN),
+            rtx_buf: vec![0; BUFFER_LEN],
+            rtcp_buf: Vec::with_capacity(BUFFER_LEN),
+            nack_scratch: Vec::new(),
+            pairs_scratch: Vec::new(),
             touched: Vec::new(),
             scratch: Vec::new(),
             next_keyframe_due: None,
+            next_nack_due: None,
+            next_report_at: None,
+            next_twcc_at: None,
             stats,
         }
     }
@@ -384,7 +537,7 @@ impl Router {
                     .iter()
                     .position(|o| o.mid == t.mid && o.ssrc == send.ssrc)
                     .map(|i| old.swap_remove(i));
-                streams.push(OutStream::new(t, send.ssrc, pulled.id, source, previous));
+                streams.push(OutStream::new(t, send, pulled.id, source, previous));
             }
             if !streams.is_empty() {
                 self.subscribers.insert(*session, streams);
@@ -412,24 +565,62 @@ impl Router {
                 }
             }
             let source = route.publisher_media.transceiver(&route.mid);
+            let video = source.is_some_and(|t| t.kind == MediaKind::Video);
+            let clock_rate = source
+                .and_then(|t| t.codecs.iter().find(|c| !c.is_rtx()))
+                .map_or(if video { 90_000 } else { 48_000 }, |c| c.clock_rate);
+            let nack_negotiated = source.is_some_and(|t| {
+                t.codecs.iter().any(|c| {
+                    !c.is_rtx()
+                        && c.feedback
+                            .iter()
+                            .any(|f| f.kind.eq_ignore_ascii_case("nack") && f.parameter.is_none())
+                })
+            });
             let old = old_tracks.remove(&route.id);
+            let media_seen = old.as_ref().is_some_and(|o| o.media_seen);
+            let (cache, nack, nack_given_up, reception, sender_info, keyframes, last_source) =
+                match old {
+                    Some(o) => (
+                        o.cache,
+                        o.nack,
+                        o.nack_given_up,
+                        o.reception,
+                        o.sender_info,
+                        o.keyframes,
+                        o.source,
+                    ),
+                    None => {
+                        let packets = if video { VIDEO_CACHE_PACKETS } else { AUDIO_CACHE_PACKETS };
+                        let cache = PacketCache::new(packets, MAX_DATAGRAM_LEN, CACHE_MAX_AGE);
+                        (cache, None, 0, None, None, KeyframeRequests::default(), None)
+                    }
+                };
             self.tracks.insert(
                 route.id,
                 Fanout {
                     publisher: route.publisher,
                     publisher_owner: route.publisher_owner,
                     local_publisher,
-                    video: source.is_some_and(|t| t.kind == MediaKind::Video),
+                    video,
+                    clock_rate,
                     announced_ssrc: source.and_then(|t| t.receive_ssrcs.first()).map(|s| s.ssrc),
-                    source: old.as_ref().and_then(|o| o.source),
+                    source: last_source,
                     subscribers,
                     remote_workers,
-                    media_seen: old.as_ref().is_some_and(|o| o.media_seen),
-                    keyframes: old.map(|o| o.keyframes).unwrap_or_default(),
+                    media_seen,
+                    keyframes,
+                    cache,
+                    nack_negotiated,
+                    nack: nack.filter(|_| local_publisher && nack_negotiated),
+                    nack_given_up,
+                    reception: reception.filter(|_| local_publisher),
+                    sender_info,
                 },
             );
         }
         self.update_next_keyframe_due();
+        self.update_next_nack_due();
         DriverStats::bump(&self.stats.routes_refreshed);
         debug!(
             worker = self.worker,
@@ -450,28 +641,126 @@ impl Router {
         sink: &mut impl MediaSink,
     ) {
         let Ok(view) = RtpPacket::new_checked(packet) else { return };
-        let source = self.publishers.get_mut(&publisher).and_then(|p| p.classify(&view));
-        let track = match source {
-            Some(Source::Media(track)) => track,
-            Some(Source::Rtx) => {
-                DriverStats::bump(&self.stats.rtp_dropped_rtx);
-                return;
-            }
-            None => {
-                DriverStats::bump(&self.stats.rtp_unrouted);
-                return;
-            }
+        let Some(p) = self.publishers.get_mut(&publisher) else {
+            DriverStats::bump(&self.stats.rtp_unrouted);
+            return;
         };
-        let ssrc = view.ssrc();
+        // Every packet on the transport counts for congestion control, routed or not.
+        if let (Some(id), Some(twcc)) = (p.twcc_extension, p.twcc.as_mut()) {
+            if let Some(&[a, b, ..]) = view.extension(id) {
+                twcc.set_media_ssrc(view.ssrc());
+                twcc.record(now, u16::from_be_bytes([a, b]));
+                self.next_twcc_at.get_or_insert(now + TWCC_INTERVAL);
+            }
+        }
+        self.next_report_at.get_or_insert(now + REPORT_INTERVAL);
+        match p.classify(&view) {
+            Some(Source::Media(track)) => {
+                self.on_media(now, track, packet, false, sessions, sink);
+            }
+            Some(Source::Rtx { track, media_ssrc }) => {
+                DriverStats::bump(&self.stats.rtx_received);
+                let apt = p.apt.get(usize::from(view.payload_type())).copied().unwrap_or(UNMAPPED);
+                let original = self.tracks.get(&track).and_then(|f| {
+                    let current = f.source_ssrc()?;
+                    media_ssrc.is_none_or(|m| m == current).then_some(current)
+                });
+                let (Some(original), true) = (original, apt != UNMAPPED) else {
+                    DriverStats::bump(&self.stats.rtp_dropped_rtx);
+                    return;
+                };
+                // RFC 4588 §4: the original sequence number, then the original payload. A
+                // packet without one is padding (a bandwidth probe).
+                let mut buf = std::mem::take(&mut self.rtx_buf);
+                buf.resize(BUFFER_LEN, 0);
+                match rtp::rtx::unwrap_into(packet, original, apt, &mut buf) {
+                    Ok(len) if view.payload().len() > rtp::rtx::OSN_LEN => {
+                        if let Some(unwrapped) = buf.get(..len) {
+                            self.on_media(now, track, unwrapped, true, sessions, sink);
+                        }
+                    }
+                    _ => DriverStats::bump(&self.stats.rtp_dropped_rtx),
+                }
+                self.rtx_buf = buf;
+            }
+            None => DriverStats::bump(&self.stats.rtp_unrouted),
+        }
+    }
+
+    /// A media packet of a track whose publisher is owned here: an original, or a
+    /// retransmission unwrapped (`recovered`).
+    fn on_media(
+        &mut self,
+        now: Instant,
+        track: TrackId,
+        packet: &[u8],
+        recovered: bool,
+        sessions: &mut impl Sessions,
+        sink: &mut impl MediaSink,
+    ) {
+        let Ok(view) = RtpPacket::new_checked(packet) else { return };
+        let (ssrc, seq) = (view.ssrc(), view.sequence_number());
         let Some(fanout) = self.tracks.get_mut(&track) else {
             DriverStats::bump(&self.stats.rtp_unrouted);
             return;
         };
-        if !fanout.accept_source(ssrc, now) {
+        if !recovered && !fanout.accept_source(ssrc, now) {
             DriverStats::bump(&self.stats.rtp_dropped_other_source);
             return;
         }
         fanout.media_seen = true;
+        let mut keyframe = false;
+        if fanout.local_publisher {
+            if !recovered {
+                let clock_rate = fanout.clock_rate;
+                match &mut fanout.reception {
+                    Some((s, stats)) if *s == ssrc => {
+                        stats.on_packet(now, seq, view.timestamp());
+                    }
+                    reception => {
+                        let mut stats = ReceptionStats::new(clock_rate);
+                        stats.on_packet(now, seq, view.timestamp());
+                        *reception = Some((ssrc, stats));
+                    }
+                }
+            }
+            if fanout.nack_negotiated {
+                match &mut fanout.nack {
+                    Some((s, nack)) if *s != ssrc => {
+                        *s = ssrc;
+                        nack.reset();
+                    }
+                    Some(_) => {}
+                    none => *none = Some((ssrc, NackGenerator::new(NackConfig::default()))),
+                }
+                if let Some((_, nack)) = fanout.nack.as_mut() {
+                    let before = nack.missing_count();
+                    match (recovered, nack.on_packet(now, seq)) {
+                        // Already here (or given up): subscribers have it or moved on.
+                        (true, Arrival::Stale) => {
+                            DriverStats::bump(&self.stats.rtx_duplicates);
+                            return;
+                        }
+                        // A retransmission of a packet missing, or of one whose original
+                        // is lost and not yet known missing (a sender's RTX padding can
+                        // carry its newest packet): forwarded like the original.
+                        (true, _) => DriverStats::bump(&self.stats.rtx_recovered),
+                        (false, Arrival::Recovered) => DriverStats::bump(&self.stats.rtp_late),
+                        (false, _) => {}
+                    }
+                    if nack.missing_count() > before {
+                        if let Some(due) = nack.poll_timeout() {
+                            self.next_nack_due =
+                                Some(self.next_nack_due.map_or(due, |d| d.min(due)));
+                        }
+                    }
+                    keyframe = nack.take_keyframe_request();
+                }
+            } else if recovered {
+                DriverStats::bump(&self.stats.rtx_duplicates);
+                return;
+            }
+        }
         for &worker in &fanout.remote_workers {
             let message = Forward::Media { track, packet: packet.to_vec() };
             if sink.forward(worker, message) {
@@ -480,8 +769,13 @@ impl Router {
                 DriverStats::bump(&self.stats.media_dropped_queue_full);
             }
         }
-        if fanout.local_publisher && fanout.keyframes.ready_on_media(now, self.keyframe_interval) {
+        let ready = fanout.keyframes.ready_on_media(now, self.keyframe_interval);
+        if fanout.local_publisher && ready {
             self.send_keyframe_request(now, track, sessions);
+        }
+        if keyframe {
+            debug!(%track, "loss too heavy to repair: keyframe requested");
+            self.request_keyframe(now, track, sessions, sink);
         }
         self.fan_out(now, track, packet, sessions, sink);
     }
@@ -506,11 +800,28 @@ impl Router {
         sink: &mut impl MediaSink,
     ) {
         DriverStats::bump(&self.stats.media_forwarded_in);
+        // Sender reports go to this worker's subscribers from here on.
+        self.next_report_at.get_or_insert(now + REPORT_INTERVAL);
+        if let Some(fanout) = self.tracks.get_mut(&track) {
+            if let Ok(view) = RtpPacket::new_checked(packet) {
+                fanout.source = Some((view.ssrc(), now));
+            }
+        }
         self.fan_out(now, track, packet, sessions, sink);
     }
 
-    /// A decrypted RTCP compound packet of a session owned here: PLI and FIR for a stream the
-    /// SFU sends it become a keyframe request to that stream's publisher.
+    /// A sender report on `track` that the publisher's worker passed here.
+    pub fn on_sender_info(&mut self, track: TrackId, info: SenderInfo) {
+        if let Some(fanout) = self.tracks.get_mut(&track) {
+            fanout.sender_info = Some(info);
+        }
+    }
+
+    /// A decrypted RTCP compound packet of a session owned here. From a subscriber: PLI and
+    /// FIR for a stream the SFU sends it become a keyframe request to that stream's
+    /// publisher, and a NACK is answered from the track's packet cache. From a publisher:
+    /// sender reports feed the receiver reports sent back and the sender reports toward
+    /// subscribers.
     pub fn on_rtcp(
         &mut self,
         now: Instant,
@@ -519,15 +830,27 @@ impl Router {
         sessions: &mut impl Sessions,
         sink: &mut impl MediaSink,
     ) {
-        let Some(streams) = self.subscribers.get(&session) else { return };
-        let track_of = |ssrc: u32| streams.iter().find(|o| o.ssrc == ssrc).map(|o| o.track);
+        if self.publishers.contains_key(&session) {
+            self.on_publisher_rtcp(now, session, packet, sink);
+        }
+        if !self.subscribers.contains_key(&session) {
+            return;
+        }
         self.scratch.clear();
+        let mut budget = MAX_RETRANSMISSIONS_PER_COMPOUND;
         for item in CompoundIter::new(packet) {
             let Ok(item) = item else { break };
+            let Some(streams) = self.subscribers.get(&session) else { return };
+            let track_of = |ssrc: u32| streams.iter().find(|o| o.ssrc == ssrc).map(|o| o.track);
             let track = match item {
                 Packet::Pli(pli) => track_of(pli.media_ssrc()),
                 // RFC 5104 §4.3.1: the FCI entries name the media senders.
                 Packet::Fir(fir) => fir.entries().find_map(|e| track_of(e.ssrc)),
+                Packet::Nack(nack) => {
+                    DriverStats::bump(&self.stats.nacks_received);
+                    self.answer_nack(now, session, &nack, &mut budget, sessions, sink);
+                    None
+                }
                 _ => None,
             };
             if let Some(track) = track {
@@ -538,6 +861,85 @@ impl Router {
             }
         }
         self.request_scratch(now, sessions, sink);
+    }
+
+    /// Sender reports of a publisher owned here.
+    fn on_publisher_rtcp(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        packet: &[u8],
+        sink: &mut impl MediaSink,
+    ) {
+        for item in CompoundIter::new(packet) {
+            let Ok(Packet::SenderReport(sr)) = item else { continue };
+            let ssrc = sr.ssrc();
+            let source = self.publishers.get(&session).and_then(|p| p.ssrcs.get(&ssrc)).copied();
+            let Some(Source::Media(track)) = source else { continue };
+            let Some(fanout) = self.tracks.get_mut(&track) else { continue };
+            if fanout.source_ssrc().is_some_and(|s| s != ssrc) {
+                continue;
+            }
+            DriverStats::bump(&self.stats.sender_reports_received);
+            let info = SenderInfo {
+                ssrc,
+                ntp: sr.ntp_timestamp(),
+                rtp_timestamp: sr.rtp_timestamp(),
+                received_at: now,
+            };
+            fanout.sender_info = Some(info);
+            if let Some((s, stats)) = fanout.reception.as_mut() {
+                if *s == ssrc {
+                    stats.on_sender_report(now, info.ntp);
+                }
+            }
+            for &worker in &fanout.remote_workers {
+                if !sink.forward(worker, Forward::SenderReport { track, info }) {
+                    DriverStats::bump(&self.stats.media_dropped_queue_full);
+                }
+            }
+        }
+    }
+
+    /// Answers a subscriber's NACK from the packet cache of the track: in RTX form where the
+    /// subscriber negotiated RTX, else as the original packet. Never passed upstream: loss
+    /// between the publisher and the SFU is repaired by the SFU's own NACKs.
+    fn answer_nack(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        nack: &rtcp::Nack<'_>,
+        budget: &mut usize,
+        sessions: &mut impl Sessions,
+        sink: &mut impl MediaSink,
+    ) {
+        let Router { tracks, subscribers, buf, stats, .. } = self;
+        let Some(out) = subscribers
+            .get_mut(&session)
+            .and_then(|streams| streams.iter_mut().find(|o| o.ssrc == nack.media_ssrc()))
+        else {
+            return;
+        };
+        let Some(fanout) = tracks.get(&out.track) else { return };
+        let Some(session) = sessions.session_mut(session) else { return };
+        for seq in nack.lost_sequence_numbers() {
+            let Some(left) = budget.checked_sub(1) else { return };
+            *budget = left;
+            let cached = out
+                .sequence
+                .source()
+                .and_then(|source| fanout.cache.get(now, source, out.sequence.input_sequence(seq)));
+            match cached {
+                Some(packet) => {
+                    DriverStats::bump(&stats.nack_cache_hits);
+                    retransmit_one(now, out, session, packet, seq, buf, sink, stats);
+                }
+                None => {
+                    DriverStats::bump(&stats.nack_cache_misses);
+                    trace!(track = %out.track, seq, "NACK not answered: not cached");
+                }
+            }
+        }
     }
 
     /// A keyframe request that another worker passed here (the publisher is owned here).
@@ -585,34 +987,186 @@ impl Router {
         self.request_scratch(now, sessions, sink);
     }
 
-    /// When [`Router::handle_timeout`] must run next: a deferred keyframe request.
+    /// When [`Router::handle_timeout`] must run next: a deferred keyframe request, NACKs to
+    /// send, reports or transport-wide feedback due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.next_keyframe_due
+        [self.next_keyframe_due, self.next_nack_due, self.next_report_at, self.next_twcc_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
-    /// Sends the deferred keyframe requests that are due.
+    /// Sends what is due: deferred keyframe requests, NACKs to publishers, transport-wide
+    /// feedback to publishers, receiver reports to publishers and sender reports to
+    /// subscribers.
     pub fn handle_timeout(&mut self, now: Instant, sessions: &mut impl Sessions) {
-        if self.next_keyframe_due.is_none_or(|due| due > now) {
-            return;
+        if self.next_keyframe_due.is_some_and(|due| due <= now) {
+            self.scratch.clear();
+            let interval = self.keyframe_interval;
+            for (track, fanout) in &self.tracks {
+                if fanout.local_publisher
+                    && fanout.keyframes.due(interval).is_some_and(|d| d <= now)
+                {
+                    self.scratch.push(*track);
+                }
+            }
+            for i in 0..self.scratch.len() {
+                if let Some(track) = self.scratch.get(i).copied() {
+                    self.send_keyframe_request(now, track, sessions);
+                }
+            }
+            self.update_next_keyframe_due();
         }
+        if self.next_nack_due.is_some_and(|due| due <= now) {
+            self.send_nacks(now, sessions);
+        }
+        if self.next_twcc_at.is_some_and(|due| due <= now) {
+            self.send_transport_feedback(now, sessions);
+        }
+        if self.next_report_at.is_some_and(|due| due <= now) {
+            self.send_reports(now, sessions);
+        }
+    }
+
+    /// The next session with queued output (PLIs) to drain.
+    pub fn pop_touched(&mut self) -> Option<SessionId> {
+        self.touched.pop()
+    }
+
+    /// NACKs for what is missing on the publishers' streams, paced by each generator.
+    fn send_nacks(&mut self, now: Instant, sessions: &mut impl Sessions) {
         self.scratch.clear();
-        let interval = self.keyframe_interval;
-        for (track, fanout) in &self.tracks {
-            if fanout.local_publisher && fanout.keyframes.due(interval).is_some_and(|d| d <= now) {
-                self.scratch.push(*track);
+        let Router {
+            tracks, rtcp_buf, nack_scratch, pairs_scratch, touched, scratch, stats, ..
+        } = self;
+        for (track, fanout) in tracks.iter_mut() {
+            if !fanout.local_publisher {
+                continue;
+            }
+            let Some((ssrc, nack)) = fanout.nack.as_mut() else { continue };
+            let requested = nack.poll_nacks(now, nack_scratch);
+            let given_up = nack.stats().given_up;
+            DriverStats::add(&stats.nack_given_up, given_up.saturating_sub(fanout.nack_given_up));
+            fanout.nack_given_up = given_up;
+            if nack.take_keyframe_request() {
+                scratch.push(*track);
+            }
+            if requested == 0 {
+                continue;
+            }
+            rtcp::pack_nack_pairs(nack_scratch, pairs_scratch);
+            let builder = rtcp::NackBuilder {
+                sender_ssrc: FEEDBACK_SSRC,
+                media_ssrc: *ssrc,
+                pairs: pairs_scratch,
+            };
+            let Some(session) = sessions.session_mut(fanout.publisher) else { continue };
+            if reports::write_feedback(rtcp_buf, FEEDBACK_SSRC, &builder).is_ok()
+                && session.send_rtcp(now, rtcp_buf).is_ok()
+            {
+                DriverStats::bump(&stats.nacks_sent);
+                DriverStats::add(&stats.nack_sequences_sent, requested as u64);
+                if !touched.contains(&fanout.publisher) {
+                    touched.push(fanout.publisher);
+                }
+                trace!(%track, requested, "NACK sent upstream");
             }
         }
+        self.update_next_nack_due();
         for i in 0..self.scratch.len() {
-            if let Some(track) = self.scratch.get(i).copied() {
+            let Some(track) = self.scratch.get(i).copied() else { continue };
+            let Some(fanout) = self.tracks.get_mut(&track) else { continue };
+            if fanout.keyframes.request(now, self.keyframe_interval) {
                 self.send_keyframe_request(now, track, sessions);
             }
         }
         self.update_next_keyframe_due();
     }
 
-    /// The next session with queued output (PLIs) to drain.
-    pub fn pop_touched(&mut self) -> Option<SessionId> {
-        self.touched.pop()
+    /// Transport-wide congestion control feedback to every publisher that negotiated it
+    /// and sent something since the last one.
+    fn send_transport_feedback(&mut self, now: Instant, sessions: &mut impl Sessions) {
+        self.next_twcc_at = None;
+        let Router { publishers, rtcp_buf, touched, stats, .. } = self;
+        for (id, publisher) in publishers.iter_mut() {
+            let Some(twcc) = publisher.twcc.as_mut() else { continue };
+            if !twcc.has_pending() {
+                continue;
+            }
+            // An empty RR first keeps the compound valid (RFC 3550 §6.1) for receivers
+            // that do not accept reduced-size RTCP.
+            let rr = rtcp::ReceiverReportBuilder { ssrc: FEEDBACK_SSRC, report_blocks: &[] };
+            if rtcp::CompoundBuilder::new(rtcp_buf).push(&rr).is_err() {
+                continue;
+            }
+            let packets = twcc.poll_feedback(rtcp_buf);
+            let Some(session) = sessions.session_mut(*id) else { continue };
+            if packets > 0 && session.send_rtcp(now, rtcp_buf).is_ok() {
+                DriverStats::add(&stats.twcc_feedback_sent, packets as u64);
+                if !touched.contains(id) {
+                    touched.push(*id);
+                }
+            }
+        }
+    }
+
+    /// Receiver reports to publishers (one per forwarded source) and sender reports to
+    /// subscribers (one per stream that sent something and whose publisher reported).
+    fn send_reports(&mut self, now: Instant, sessions: &mut impl Sessions) {
+        self.next_report_at =
+            (!self.tracks.is_empty() || !self.publishers.is_empty()).then(|| now + REPORT_INTERVAL);
+        let Router { tracks, subscribers, rtcp_buf, touched, stats, .. } = self;
+        for fanout in tracks.values_mut().filter(|f| f.local_publisher) {
+            let Some((ssrc, reception)) = fanout.reception.as_mut() else { continue };
+            let block = reception.report(now, *ssrc);
+            let Some(session) = sessions.session_mut(fanout.publisher) else { continue };
+            if reports::write_receiver_report(rtcp_buf, FEEDBACK_SSRC, &[block]).is_ok()
+                && session.send_rtcp(now, rtcp_buf).is_ok()
+            {
+                DriverStats::bump(&stats.receiver_reports_sent);
+                if !touched.contains(&fanout.publisher) {
+                    touched.push(fanout.publisher);
+                }
+            }
+        }
+        for (id, streams) in subscribers.iter_mut() {
+            let Some(session) = sessions.session_mut(*id) else { continue };
+            let mut sent = false;
+            for out in streams.iter().filter(|o| o.packets_sent > 0) {
+                let Some(info) = tracks.get(&out.track).and_then(|f| f.sender_info) else {
+                    continue;
+                };
+                if out.sequence.source() != Some(info.ssrc) {
+                    continue;
+                }
+                let (ntp, rtp_timestamp) = info.at(now, out.clock_rate);
+                let report = reports::OutgoingReport {
+                    ssrc: out.ssrc,
+                    ntp,
+                    rtp_timestamp: out.sequence.output_timestamp(rtp_timestamp),
+                    packet_count: out.packets_sent,
+                    octet_count: out.octets_sent,
+                };
+                if reports::write_sender_report(rtcp_buf, &report, out.cname.as_bytes()).is_ok()
+                    && session.send_rtcp(now, rtcp_buf).is_ok()
+                {
+                    DriverStats::bump(&stats.sender_reports_sent);
+                    sent = true;
+                }
+            }
+            if sent && !touched.contains(id) {
+                touched.push(*id);
+            }
+        }
+    }
+
+    fn update_next_nack_due(&mut self) {
+        self.next_nack_due = self
+            .tracks
+            .values()
+            .filter(|f| f.local_publisher)
+            .filter_map(|f| f.nack.as_ref().and_then(|(_, n)| n.poll_timeout()))
+            .min();
     }
 
     fn request_scratch(
@@ -697,7 +1251,8 @@ impl Router {
             .min();
     }
 
-    /// Sends `packet` of `track` to every subscriber stream on this worker.
+    /// Sends `packet` of `track` to every subscriber stream on this worker, and keeps it in
+    /// the track's cache for their NACKs.
     fn fan_out(
         &mut self,
         now: Instant,
@@ -707,7 +1262,7 @@ impl Router {
         sink: &mut impl MediaSink,
     ) {
         let Router { tracks, subscribers, buf, stats, .. } = self;
-        let Some(fanout) = tracks.get(&track) else {
+        let Some(fanout) = tracks.get_mut(&track) else {
             DriverStats::bump(&stats.rtp_unrouted);
             return;
         };
@@ -717,7 +1272,11 @@ impl Router {
             sequence_number: view.sequence_number(),
             timestamp: view.timestamp(),
             payload_type: view.payload_type(),
+            payload_len: view.payload().len(),
         };
+        if !fanout.subscribers.is_empty() {
+            fanout.cache.insert(now, input.ssrc, input.sequence_number, packet);
+        }
         for &(session, index) in &fanout.subscribers {
             let Some(out) = subscribers.get_mut(&session).and_then(|s| s.get_mut(index)) else {
                 continue;
@@ -728,6 +1287,10 @@ impl Router {
     }
 }
 
+/// Retransmissions one RTCP compound may trigger at most (its NACKs can name thousands of
+/// packets).
+const MAX_RETRANSMISSIONS_PER_COMPOUND: usize = 256;
+
 /// The fields of the incoming packet the rewrite starts from.
 #[derive(Debug, Clone, Copy)]
 struct Input {
@@ -735,6 +1298,62 @@ struct Input {
     sequence_number: u16,
     timestamp: u32,
     payload_type: u8,
+    payload_len: usize,
+}
+
+/// Copies `packet` into `buf` and rewrites its identity for `out`: payload type
+/// `payload_type`, sequence number and timestamp as given, extension ids. Returns whether
+/// it is a well-formed RTP packet.
+fn rewrite_into(
+    out: &OutStream,
+    packet: &[u8],
+    payload_type: u8,
+    sequence_number: u16,
+    timestamp: u32,
+    buf: &mut Vec<u8>,
+) -> bool {
+    buf.clear();
+    buf.extend_from_slice(packet);
+    let Ok(mut view) = RtpPacket::new_checked(&mut buf[..]) else { return false };
+    view.set_ssrc(out.ssrc);
+    view.set_payload_type(payload_type);
+    view.set_sequence_number(sequence_number);
+    view.set_timestamp(timestamp);
+    let one_byte = view.extension_form() == Some(ExtensionForm::OneByte);
+    let extensions = &out.extensions;
+    // A block of another profile than RFC 8285's is left as it is (RFC 3550 §5.3.1
+    // receivers ignore profiles they do not know).
+    let _ = view.remap_extension_ids(|id| extensions.get(id, one_byte));
+    true
+}
+
+/// Protects the packet in `buf` for `session` and sends it; whether it went out.
+fn protect_and_send(
+    now: Instant,
+    session: &mut Session,
+    buf: &mut Vec<u8>,
+    sink: &mut impl MediaSink,
+    stats: &DriverStats,
+) -> bool {
+    let Some(profile) = session.srtp_profile() else {
+        DriverStats::bump(&stats.rtp_dropped_not_sendable);
+        return false;
+    };
+    let len = buf.len();
+    buf.resize(len.saturating_add(profile.rtp_overhead()), 0);
+    match session.protect_rtp_to_send(now, buf, len) {
+        Ok(outgoing) => match buf.get(..outgoing.len) {
+            Some(datagram) => {
+                sink.send(outgoing.local, outgoing.remote, datagram);
+                true
+            }
+            None => false,
+        },
+        Err(_) => {
+            DriverStats::bump(&stats.rtp_dropped_not_sendable);
+            false
+        }
+    }
 }
 
 /// One subscriber's copy: rewrite in `buf`, protect, send.
@@ -753,42 +1372,68 @@ fn forward_one(
         DriverStats::bump(&stats.rtp_dropped_no_codec);
         return;
     };
-    let Some(profile) = session.srtp_profile() else {
+    if session.srtp_profile().is_none() {
         DriverStats::bump(&stats.rtp_dropped_not_sendable);
         return;
-    };
-    let len = packet.len();
-    buf.clear();
-    buf.extend_from_slice(packet);
-    buf.resize(len.saturating_add(profile.rtp_overhead()), 0);
-    {
-        let Some(head) = buf.get_mut(..len) else { return };
-        let Ok(mut view) = RtpPacket::new_checked(head) else { return };
-        let (sequence_number, timestamp) = out.sequence.rewrite(
-            now,
-            input.ssrc,
-            input.sequence_number,
-            input.timestamp,
-            out.clock_rate,
-        );
-        view.set_ssrc(out.ssrc);
-        view.set_payload_type(payload_type);
-        view.set_sequence_number(sequence_number);
-        view.set_timestamp(timestamp);
-        let one_byte = view.extension_form() == Some(ExtensionForm::OneByte);
-        let extensions = &out.extensions;
-        // A block of another profile than RFC 8285's is left as it is (RFC 3550 §5.3.1
-        // receivers ignore profiles they do not know).
-        let _ = view.remap_extension_ids(|id| extensions.get(id, one_byte));
     }
-    match session.protect_rtp_to_send(now, buf, len) {
-        Ok(outgoing) => {
-            if let Some(datagram) = buf.get(..outgoing.len) {
-                sink.send(outgoing.local, outgoing.remote, datagram);
-                DriverStats::bump(&stats.rtp_forwarded);
+    let (sequence_number, timestamp) = out.sequence.rewrite(
+        now,
+        input.ssrc,
+        input.sequence_number,
+        input.timestamp,
+        out.clock_rate,
+    );
+    if !rewrite_into(out, packet, payload_type, sequence_number, timestamp, buf) {
+        return;
+    }
+    if protect_and_send(now, session, buf, sink, stats) {
+        DriverStats::bump(&stats.rtp_forwarded);
+        out.packets_sent = out.packets_sent.wrapping_add(1);
+        out.octets_sent = out.octets_sent.wrapping_add(input.payload_len as u32);
+    }
+}
+
+/// A retransmission of the cached `packet` to a subscriber that lost its output sequence
+/// number `sequence_number`: wrapped in RTX (RFC 4588 §4) with the subscriber's RTX SSRC,
+/// payload type and sequence numbers when it negotiated RTX for the codec, else the
+/// original packet rewritten again as it was first sent.
+#[allow(clippy::too_many_arguments)]
+fn retransmit_one(
+    now: Instant,
+    out: &mut OutStream,
+    session: &mut Session,
+    packet: &[u8],
+    sequence_number: u16,
+    buf: &mut Vec<u8>,
+    sink: &mut impl MediaSink,
+    stats: &DriverStats,
+) {
+    let Ok(view) = RtpPacket::new_checked(packet) else { return };
+    let Some(payload_type) = out.payload_types.get(view.payload_type()) else {
+        DriverStats::bump(&stats.rtp_dropped_no_codec);
+        return;
+    };
+    let timestamp = out.sequence.output_timestamp(view.timestamp());
+    if !rewrite_into(out, packet, payload_type, sequence_number, timestamp, buf) {
+        return;
+    }
+    let rtx = match (out.rtx_ssrc, out.rtx_payload_types.get(payload_type)) {
+        (Some(ssrc), Some(rtx_payload_type)) => {
+            let wrapped = rtp::rtx::wrap_in_place(buf, ssrc, rtx_payload_type, out.rtx_sequence);
+            if wrapped.is_err() {
+                return;
             }
+            out.rtx_sequence = out.rtx_sequence.wrapping_add(1);
+            true
         }
-        Err(_) => DriverStats::bump(&stats.rtp_dropped_not_sendable),
+        _ => false,
+    };
+    if protect_and_send(now, session, buf, sink, stats) {
+        if rtx {
+            DriverStats::bump(&stats.rtx_sent);
+        } else {
+            DriverStats::bump(&stats.retransmissions_sent);
+        }
     }
 }
 
@@ -863,7 +1508,9 @@ mod tests {
         assert_eq!(classify(&mut p, &packet(20, 111, Some(b"1"))), Some(Source::Media(TrackId(2))));
         assert_eq!(classify(&mut p, &packet(20, 111, None)), Some(Source::Media(TrackId(2))));
         // RTX by payload type, before the mid.
-        assert_eq!(classify(&mut p, &packet(21, 97, Some(b"1"))), Some(Source::Rtx));
+        let rtx = Source::Rtx { track: TrackId(2), media_ssrc: None };
+        assert_eq!(classify(&mut p, &packet(21, 97, Some(b"1"))), Some(rtx));
+        assert_eq!(p.apt[97], 96);
         // No mid: a payload type only one published mid has (96), not one both have (111).
         assert_eq!(classify(&mut p, &packet(30, 96, None)), Some(Source::Media(TrackId(2))));
         assert_eq!(classify(&mut p, &packet(31, 111, None)), None);
@@ -875,7 +1522,7 @@ mod tests {
         // A rebuild keeps what was learned for tracks still published.
         let rebuilt = Publisher::build(&media(), Some(p)).unwrap();
         assert_eq!(rebuilt.ssrcs.get(&20), Some(&Source::Media(TrackId(2))));
-        assert_eq!(rebuilt.ssrcs.get(&21), Some(&Source::Rtx));
+        assert_eq!(rebuilt.ssrcs.get(&21), Some(&rtx));
         let mut unpublished = media();
         unpublished.transceivers.truncate(1);
         let rebuilt = Publisher::build(&unpublished, Some(rebuilt)).unwrap();
@@ -907,6 +1554,13 @@ mod tests {
             remote_workers: Vec::new(),
             keyframes: KeyframeRequests::default(),
             media_seen: false,
+            clock_rate: 90_000,
+            nack_negotiated: true,
+            cache: PacketCache::new(16, 1500, CACHE_MAX_AGE),
+            nack: None,
+            nack_given_up: 0,
+            reception: None,
+            sender_info: None,
         };
         assert!(f.accept_source(5, t0));
         assert!(!f.accept_source(6, t0 + Duration::from_millis(100)), "a second layer");

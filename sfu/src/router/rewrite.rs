@@ -62,6 +62,22 @@ impl PayloadTypeMap {
         PayloadTypeMap { map }
     }
 
+    /// Each codec's RTX payload type (RFC 4588 §8.6, `apt`), by the codec's payload type.
+    pub fn rtx_of(codecs: &[Codec]) -> PayloadTypeMap {
+        let mut map = [UNMAPPED; 128];
+        for codec in codecs.iter().filter(|c| !c.is_rtx()) {
+            let (Some(slot), Some(rtx)) =
+                (map.get_mut(usize::from(codec.payload_type)), codec.rtx_payload_type)
+            else {
+                continue;
+            };
+            if rtx < 128 {
+                *slot = rtx;
+            }
+        }
+        PayloadTypeMap { map }
+    }
+
     /// The subscriber's payload type for a publisher's.
     #[inline]
     pub fn get(&self, publisher: u8) -> Option<u8> {
@@ -193,8 +209,25 @@ impl SequenceRewriter {
     }
 }
 
+impl SequenceRewriter {
+    /// The source whose packets the offsets apply to.
+    pub fn source(&self) -> Option<u32> {
+        self.source
+    }
+
+    /// The source's sequence number behind output sequence number `output`.
+    pub fn input_sequence(&self, output: u16) -> u16 {
+        output.wrapping_sub(self.seq_offset)
+    }
+
+    /// The output timestamp of the source's timestamp `input`.
+    pub fn output_timestamp(&self, input: u32) -> u32 {
+        input.wrapping_add(self.ts_offset)
+    }
+}
+
 /// `elapsed` in ticks of a `clock_rate` Hz clock, saturating at `u32::MAX`.
-fn ticks(elapsed: Duration, clock_rate: u32) -> u32 {
+pub fn ticks(elapsed: Duration, clock_rate: u32) -> u32 {
     let ticks = elapsed.as_micros().saturating_mul(u128::from(clock_rate)) / 1_000_000;
     u32::try_from(ticks).unwrap_or(u32::MAX)
 }

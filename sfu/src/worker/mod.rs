@@ -39,7 +39,10 @@
 //! [`crate::router`]): to subscribers on this worker directly, to other workers'
 //! subscribers through their command queues ([`Command::Media`], one copy per worker,
 //! dropped and counted when the queue is full). Keyframe requests for a publisher owned
-//! elsewhere go the same way ([`Command::KeyframeRequest`]). The router's tables are read
+//! elsewhere go the same way ([`Command::KeyframeRequest`]), and so do a publisher's sender
+//! reports for the subscribers' sender reports there ([`Command::SenderReport`]). The
+//! router's timer (deferred keyframe requests, NACKs to publishers, transport-wide feedback,
+//! receiver and sender reports) is one of the worker's wake-ups. The router's tables are read
 //! again from the directory whenever its generation moves; the API wakes every worker with
 //! [`Command::RoutesChanged`] after a negotiation.
 //!
@@ -128,6 +131,13 @@ pub enum Command {
     KeyframeRequest {
         /// The track.
         track: TrackId,
+    },
+    /// The publisher of `track`, owned by another worker, sent a sender report.
+    SenderReport {
+        /// The track.
+        track: TrackId,
+        /// What it said.
+        info: crate::router::reports::SenderInfo,
     },
     /// Tracks, subscriptions or owners changed in the directory: read the routes again.
     RoutesChanged,
@@ -383,6 +393,7 @@ impl MediaSink for Outlet<'_> {
         let command = match message {
             Forward::Media { track, packet } => Command::Media { track, packet },
             Forward::KeyframeRequest { track } => Command::KeyframeRequest { track },
+            Forward::SenderReport { track, info } => Command::SenderReport { track, info },
         };
         sender.try_send(command).is_ok()
     }
@@ -593,6 +604,10 @@ impl Worker {
                 let mut sessions = Slots(&mut self.sessions);
                 self.router.on_keyframe_request(Instant::now(), track, &mut sessions, &mut outlet);
                 self.flush_touched().await;
+            }
+            Command::SenderReport { track, info } => {
+                self.refresh_routes(Instant::now()).await;
+                self.router.on_sender_info(track, info);
             }
             Command::RoutesChanged | Command::Shutdown => {}
         }

@@ -91,8 +91,8 @@ driver_counters! {
     rtp_forwarded,
     /// RTP packets of a session that publishes nothing on their SSRC or mid.
     rtp_unrouted,
-    /// RTP packets of a publisher's RTX streams (not forwarded: the SFU sends no NACKs
-    /// upstream yet, so they are probes).
+    /// RTP packets of a publisher's RTX streams that repair nothing: padding only
+    /// (bandwidth probes), or of a source or codec the SFU does not forward.
     rtp_dropped_rtx,
     /// RTP packets of a second source of one track (a simulcast layer): one source is
     /// forwarded.
@@ -114,6 +114,40 @@ driver_counters! {
     keyframe_requests_received,
     /// Times a worker read its media routes again.
     routes_refreshed,
+    /// NACK packets sent to publishers for loss the SFU saw on their streams.
+    nacks_sent,
+    /// Sequence numbers requested in those NACKs (a number asked again counts again).
+    nack_sequences_sent,
+    /// Missing packets given up (too old, asked too often, or too many missing).
+    nack_given_up,
+    /// RTX packets received from publishers.
+    rtx_received,
+    /// Publisher retransmissions (or late originals' retransmissions) that repaired a loss
+    /// and were forwarded.
+    rtx_recovered,
+    /// Publisher retransmissions of packets already received: dropped.
+    rtx_duplicates,
+    /// Publisher packets that arrived after they were counted missing: reordered, or
+    /// retransmitted without RTX (audio). Forwarded.
+    rtp_late,
+    /// NACK packets received from subscribers.
+    nacks_received,
+    /// Packets subscribers asked for that the cache had.
+    nack_cache_hits,
+    /// Packets subscribers asked for that the cache did not have (never asked upstream).
+    nack_cache_misses,
+    /// Retransmissions sent to subscribers in RTX form (RFC 4588).
+    rtx_sent,
+    /// Retransmissions sent to subscribers as the original packet (no RTX negotiated).
+    retransmissions_sent,
+    /// Sender reports received from publishers.
+    sender_reports_received,
+    /// Sender reports sent to subscribers.
+    sender_reports_sent,
+    /// Receiver reports sent to publishers.
+    receiver_reports_sent,
+    /// Transport-wide congestion control feedback packets sent to publishers.
+    twcc_feedback_sent,
 }
 
 impl DriverStats {

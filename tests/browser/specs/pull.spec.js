@@ -51,7 +51,9 @@ async function pushAndPull(publisherPage, subscriberPage, label) {
   console.log(`[${label}] video frames decoded ${later.video.framesDecoded}, audio packets ${later.audio.packetsReceived}, sfu sent ${session.stats.rtp_sent} RTP packets`);
   const { body: stats } = await api('GET', '/stats');
   const shown = ['rtp_forwarded', 'rtp_unrouted', 'rtp_dropped_rtx', 'rtp_dropped_other_source', 'rtp_dropped_no_codec',
-    'rtp_dropped_not_sendable', 'media_forwarded_out', 'media_dropped_queue_full', 'keyframe_requests_sent', 'keyframe_requests_received'];
+    'rtp_dropped_not_sendable', 'media_forwarded_out', 'media_dropped_queue_full', 'keyframe_requests_sent', 'keyframe_requests_received',
+    'nacks_sent', 'nack_sequences_sent', 'rtx_received', 'rtx_recovered', 'rtx_duplicates', 'nacks_received', 'nack_cache_hits',
+    'nack_cache_misses', 'rtx_sent', 'retransmissions_sent', 'receiver_reports_sent', 'sender_reports_sent', 'twcc_feedback_sent'];
   console.log(`[${label}] sfu so far: ${shown.map((k) => `${k}=${stats[k]}`).join(' ')}`);
 }
 
