@@ -28,6 +28,9 @@
 //! credential expiry and nonces) is anchored once with the Unix time at construction. The
 //! relay hot paths allocate nothing.
 //!
+//! The [`driver`] module is the other half: the tokio sockets (UDP, TCP, TLS listeners and
+//! relay sockets) that the `turn` binary runs this machine over.
+//!
 //! # Example: an allocation, driven in memory
 //!
 //! ```
@@ -99,6 +102,7 @@ mod auth;
 mod bandwidth;
 mod base64;
 mod config;
+pub mod driver;
 mod error;
 mod frame;
 mod nonce;
