@@ -13,6 +13,12 @@
 //! | PUT | `/sessions/{id}/renegotiate` | 200 `{}`: the client's answer to the SFU's offer |
 //! | GET | `/stats` | 200 driver-wide counters ([`DriverStatsSnapshot`] fields, `sessions_active`, `sessions_unclaimed`, `workers`) |
 //!
+//! TURN credentials (when a [`TurnKey`](crate::config::TurnKey) is configured), with
+//! `Authorization: Bearer <TURN key secret>`: POST
+//! `/v1/turn/keys/{keyId}/credentials/generate-ice-servers` (201 `{iceServers: [...]}`) and
+//! the older `.../credentials/generate` (201 `{iceServers: {...}}`); see the `turn_keys`
+//! module.
+//!
 //! Plus `GET /` (the demo page) and `GET /sfu.js` (its helper script). Every response
 //! carries `Vary: Origin` and CORS headers; `OPTIONS` on any path answers the preflight.
 //! Every API response is JSON, errors as `{"errorCode", "errorDescription"}`: 400
@@ -47,6 +53,9 @@ mod http;
 mod peer;
 mod sessions;
 mod tracks;
+mod turn_keys;
+
+pub use turn_keys::{DEFAULT_TTL as TURN_DEFAULT_TTL, MAX_TTL as TURN_MAX_TTL};
 
 pub use tracks::MAX_TRACKS_PER_CALL;
 
