@@ -53,9 +53,9 @@ cargo test --workspace --locked --doc 2>&1 | tee "$logs/doc.log"
 log "fuzz targets compile"
 cargo check --manifest-path fuzz/Cargo.toml --bins --locked
 
-# --- browser interop: stock Chromium and Firefox against the sfu binary ------------------------
+# --- browser interop: stock Chromium and Firefox against the sfu and turn binaries ------------
 log "browser tests (Playwright, Chromium and Firefox ESR)"
-cargo build --locked -p sfu --bin sfu
+cargo build --locked -p sfu -p turn --bins
 export HOME="${HOME:-/root}"
 (
   cd tests/browser
