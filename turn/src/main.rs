@@ -168,6 +168,12 @@ fn bind_all<T>(
                      CAP_NET_BIND_SERVICE; a busy port needs another --{kind}-listen)"
                 ));
             }
+            Err(e) if addr.port() < 1024 && e.kind() == std::io::ErrorKind::PermissionDenied => {
+                warn!(
+                    "default {kind} listener {addr} skipped: {e} (ports below 1024 need root or \
+                     CAP_NET_BIND_SERVICE)"
+                );
+            }
             Err(e) => warn!("default {kind} listener {addr} skipped: {e}"),
         }
     }

@@ -147,3 +147,49 @@ async fn garbage_on_a_stream_closes_it_and_udp_garbage_is_dropped() {
     assert!(server.running.stats().malformed_dropped >= 1);
     server.running.shutdown();
 }
+
+#[tokio::test]
+async fn dont_fragment_allocation_and_peer_datagram_sizes() {
+    use stun::attributes::{
+        DontFragment, RequestedTransport, TransportProtocol, XorRelayedAddress,
+    };
+    let server = TestServer::start(true);
+    let mut client = Client::new(Conn::connect(&server, Transport::Udp).await, USER.0, USER.1);
+    // DONT-FRAGMENT is honoured (the relay socket sets the DF bit), not refused with 420.
+    let response = client
+        .transact(stun::Method::ALLOCATE, &|w| {
+            w.add(&RequestedTransport(TransportProtocol::UDP))?;
+            w.add(&DontFragment)
+        })
+        .await;
+    assert_eq!(net::error_code(&response), None);
+    let msg = stun::Message::parse(&response).unwrap();
+    let relayed = msg.get::<XorRelayedAddress>().unwrap().unwrap().0;
+    let peer = Peer::bind().await;
+    client.channel_bind(0x4002, peer.addr()).await.expect("channel");
+
+    // Up to the relay socket's 4096-byte receive slot, peer datagrams are relayed; longer
+    // ones are dropped and counted.
+    let fits = vec![0x11u8; 4096];
+    peer.send(&fits, relayed).await;
+    assert_eq!(client.recv_relayed().await, Relayed::Channel(0x4002, fits));
+    peer.send(&[0x22u8; 5000], relayed).await;
+    peer.send(b"after", relayed).await;
+    assert_eq!(client.recv_relayed().await, Relayed::Channel(0x4002, b"after".to_vec()));
+    assert_eq!(server.running.truncated_dropped(), 1);
+
+    // A burst larger than one receive batch arrives whole and in order.
+    for i in 0..40u8 {
+        peer.send(&[i; 100], relayed).await;
+    }
+    for i in 0..40u8 {
+        assert_eq!(client.recv_relayed().await, Relayed::Channel(0x4002, vec![i; 100]));
+    }
+    for i in 0..40u8 {
+        client.send_channel(0x4002, &[i; 99]).await;
+    }
+    for i in 0..40u8 {
+        assert_eq!(peer.recv().await, (vec![i; 99], relayed));
+    }
+    server.running.shutdown();
+}

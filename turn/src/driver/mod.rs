@@ -20,7 +20,9 @@
 //! sockets are bound ([`Output::BindRelay`], answered right away with
 //! [`TurnServer::relay_bound`]) or closed there, and messages for clients are collected and
 //! sent once the lock is released. Nothing on the relay paths allocates: buffers belong to
-//! the tasks and are reused for every datagram.
+//! the tasks and are reused for every datagram. UDP sockets move up to [`sys::BATCH`]
+//! datagrams per system call (`recvmmsg`, `sendmmsg`), and a batch is relayed under one
+//! lock.
 
 pub mod stream;
 pub mod sys;
@@ -109,6 +111,8 @@ pub(crate) struct Core {
     pub(crate) relays: HashMap<SocketAddr, (Arc<UdpSocket>, JoinHandle<()>)>,
     /// TCP and TLS connections by 5-tuple.
     pub(crate) streams: HashMap<FiveTuple, StreamWriter>,
+    /// Peer datagrams longer than a relay socket's receive slot, dropped.
+    pub(crate) truncated_dropped: u64,
     /// Set when the driver stops: no relay socket is bound any more.
     stopped: bool,
 }
@@ -245,6 +249,12 @@ impl Running {
         self.shared.lock().server.stats().clone()
     }
 
+    /// Peer datagrams dropped for being longer than a relay socket's receive slot (4096
+    /// bytes).
+    pub fn truncated_dropped(&self) -> u64 {
+        self.shared.lock().truncated_dropped
+    }
+
     /// Allocations in place.
     pub fn allocation_count(&self) -> usize {
         self.shared.lock().server.allocation_count()
@@ -314,6 +324,7 @@ pub fn start(
         listeners: udp.iter().map(|(a, s)| (*a, s.clone())).collect(),
         relays: HashMap::new(),
         streams: HashMap::new(),
+        truncated_dropped: 0,
         stopped: false,
     })));
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
