@@ -1,10 +1,10 @@
 // Starts the turn binary and then the sfu binary on ephemeral loopback ports, waits for each
 // one's "listening" line, and hands the addresses to the specs through a state file.
 //
-// turn: UDP, TCP and TLS listeners on 127.0.0.1 (self-signed certificate), loopback peers
+// turn: UDP, TCP and TLS listeners on 127.0.0.1 (a self-signed certificate made here), loopback peers
 // allowed (the sfu is a loopback peer), and a known TURN REST shared secret. The sfu mints
 // TURN credentials with the same secret (its TURN key), naming the turn server's ports.
-const { spawn } = require('node:child_process');
+const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const crypto = require('node:crypto');
@@ -36,9 +36,27 @@ async function startServer(name, bin, args, env) {
 
 const port = (addr) => addr.slice(addr.lastIndexOf(':') + 1);
 
+// A self-signed certificate for 'localhost' (and 127.0.0.1) for turn's TLS listener, made
+// with the openssl command: the TLS spec tells each browser to trust it.
+function makeCertificate(dir) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    '-addext', 'basicConstraints=critical,CA:FALSE',
+    '-addext', 'extendedKeyUsage=serverAuth',
+  ], { stdio: 'ignore' });
+  return { cert, key };
+}
+
 module.exports = async function globalSetup() {
   const turnBin = process.env.TURN_BIN || path.join(root, 'target', 'debug', 'turn');
   const turnSecret = crypto.randomBytes(16).toString('hex');
+  const tls = makeCertificate(path.join(__dirname, '.turn-tls'));
   // "listening udp=127.0.0.1:PORT tcp=127.0.0.1:PORT tls=127.0.0.1:PORT"
   const turn = await startServer('turn', turnBin, [
     '--udp-listen', '127.0.0.1:0',
@@ -46,6 +64,8 @@ module.exports = async function globalSetup() {
     '--tls-listen', '127.0.0.1:0',
     '--allow-loopback-peers',
     '--realm', 'browser-tests',
+    '--cert', tls.cert,
+    '--key', tls.key,
     '--log', process.env.TURN_LOG || 'info',
   ], { TURN_AUTH_SECRET: turnSecret, RUST_LOG: process.env.RUST_LOG || 'info' });
   const turnState = {
@@ -55,6 +75,7 @@ module.exports = async function globalSetup() {
     tls: turn.fields.tls,
     keyId: 'browser-tests',
     secret: turnSecret,
+    cert: tls.cert,
   };
   // Written now so that teardown stops turn even if the sfu fails to start.
   fs.writeFileSync(stateFile, JSON.stringify({ turn: turnState }));

@@ -2,8 +2,11 @@
 // video with iceTransportPolicy 'relay', through credentials minted by the sfu's TURN API
 // (generate-ice-servers) and checked by the turn server with the shared secret. The
 // selected local candidate must be a relay candidate of the transport under test, and the
-// sfu's counters must show the session's SRTP decrypted. UDP and TCP in both browsers; TLS
-// in Chromium (see the TLS test for Firefox).
+// sfu's counters must show the session's SRTP decrypted. UDP, TCP and TLS, in both browsers.
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 const { test, expect } = require('@playwright/test');
 const { sfu, pollSession } = require('./helpers');
 
@@ -108,22 +111,34 @@ for (const transport of ['udp', 'tcp']) {
   });
 }
 
-// TLS: the turn server runs with the self-signed certificate it generates at start. Both
-// browsers refuse it as it is (Chromium alerts certificate_unknown, Firefox bad_certificate,
-// seen in turn's log). Chromium accepts it when launched with --ignore-certificate-errors,
-// which its TURN TLS sockets honour, and the URL names 'localhost' (Chromium does not try
-// turns: with an IP literal). Firefox refuses it even with acceptInsecureCerts
-// (ignoreHTTPSErrors): its TURN TLS sockets do not consult the certificate override, so it
-// needs a certificate it trusts; the test is skipped there.
+// TLS: the turn server's certificate is self-signed (made by global-setup.js for 'localhost'),
+// and browsers check it. Chromium accepts it when launched with --ignore-certificate-errors,
+// which its TURN TLS sockets honour. Firefox ignores acceptInsecureCerts for TURN TLS (and
+// a certificate marked only as a trusted peer), so it runs with a fresh profile whose
+// certificate database holds this certificate as a trust anchor (certutil -t C,,, from
+// Debian's libnss3-tools). The URL names 'localhost', as the certificate does
+// (Chromium does not try turns: with an IP literal).
 test('publishes through the TURN relay over tls', async ({ browserName }) => {
-  test.skip(browserName === 'firefox', 'Firefox refuses the self-signed certificate for TURN over TLS (needs a trusted one)');
-  const { chromium } = require('@playwright/test');
+  const { chromium, firefox } = require('@playwright/test');
   const { chromiumArgs, launchOptions } = require('../browsers');
-  const browser = await chromium.launch({ ...launchOptions.chromium, args: [...chromiumArgs, '--ignore-certificate-errors'] });
+  const s = sfu();
+  let context;
+  let profile;
+  if (browserName === 'chromium') {
+    const browser = await chromium.launch({ ...launchOptions.chromium, args: [...chromiumArgs, '--ignore-certificate-errors'] });
+    context = await browser.newContext();
+    context.on('close', () => browser.close());
+  } else {
+    profile = fs.mkdtempSync(path.join(os.tmpdir(), 'turn-firefox-'));
+    execFileSync('certutil', ['-N', '-d', `sql:${profile}`, '--empty-password']);
+    execFileSync('certutil', ['-A', '-n', 'turn-test', '-t', 'C,,', '-i', s.turn.cert, '-d', `sql:${profile}`]);
+    context = await firefox.launchPersistentContext(profile, launchOptions.firefox);
+  }
   try {
-    const page = await browser.newPage();
+    const page = await context.newPage();
     await relayTest(page, browserName, 'tls', 'localhost');
   } finally {
-    await browser.close();
+    await context.close();
+    if (profile) fs.rmSync(profile, { recursive: true, force: true });
   }
 });
