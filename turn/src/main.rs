@@ -79,8 +79,8 @@ struct Args {
     auth_secret: Option<String>,
 
     /// Address relay sockets bind and advertise (XOR-RELAYED-ADDRESS); at most one per
-    /// address family. [default: the first listener's address, 127.0.0.1 with the default
-    /// listeners]
+    /// address family. [default: the first listener address of each family, 127.0.0.1 with
+    /// the default listeners]
     #[arg(long, value_name = "IP")]
     relay_ip: Vec<IpAddr>,
 
@@ -202,21 +202,18 @@ async fn run(args: Args) -> Result<(), String> {
         }
     }
     if relay_ipv4.is_none() && relay_ipv6.is_none() {
-        let first = udp_addrs.iter().chain(&tcp_addrs).chain(&tls_addrs).next();
-        match first.map(SocketAddr::ip) {
-            Some(ip) if !ip.is_unspecified() => {
-                let relay = Some(RelayIp::new(ip));
-                if ip.is_ipv4() {
-                    relay_ipv4 = relay;
-                } else {
-                    relay_ipv6 = relay;
-                }
-            }
-            _ => {
-                return Err("listening on a wildcard address: give the address peers reach \
-                            the relay on with --relay-ip"
-                    .into())
-            }
+        // One relay address per family: the first concrete listener address of the family.
+        let listeners: Vec<IpAddr> =
+            udp_addrs.iter().chain(&tcp_addrs).chain(&tls_addrs).map(SocketAddr::ip).collect();
+        let first = |v4: bool| {
+            listeners.iter().copied().find(|ip| ip.is_ipv4() == v4 && !ip.is_unspecified())
+        };
+        relay_ipv4 = first(true).map(RelayIp::new);
+        relay_ipv6 = first(false).map(RelayIp::new);
+        if relay_ipv4.is_none() && relay_ipv6.is_none() {
+            return Err("listening on a wildcard address: give the address peers reach the \
+                        relay on with --relay-ip"
+                .into());
         }
     }
 

@@ -151,3 +151,49 @@ fn configured_secret_is_never_printed() {
     assert!(!stderr.contains(secret) && !line.contains(secret));
     assert!(stderr.contains("TURN"), "the log was captured: {stderr}");
 }
+
+#[tokio::test]
+async fn binary_relays_ipv6_from_an_ipv6_listener() {
+    use stun::attributes::{
+        AddressFamily, RequestedAddressFamily, RequestedTransport, TransportProtocol,
+        XorRelayedAddress,
+    };
+    if std::net::UdpSocket::bind("[::1]:0").is_err() {
+        return; // no IPv6 loopback on this host: nothing to relay over
+    }
+    let server = spawn(&[
+        "--udp-listen",
+        "127.0.0.1:0",
+        "--udp-listen",
+        "[::1]:0",
+        "--user",
+        "dave:dave-password",
+        "--realm",
+        net::REALM,
+        "--allow-loopback-peers",
+    ]);
+    let listen6 = *server.udp.iter().find(|a| a.is_ipv6()).expect("an IPv6 listener");
+    let socket = UdpSocket::bind("[::1]:0").await.unwrap();
+    let mut client = Client::new(Conn::Udp(socket, listen6), "dave", "dave-password");
+    let response = client
+        .transact(stun::Method::ALLOCATE, &|w| {
+            w.add(&RequestedTransport(TransportProtocol::UDP))?;
+            w.add(&RequestedAddressFamily(AddressFamily::IPV6))
+        })
+        .await;
+    assert_eq!(net::error_code(&response), None, "IPv6 allocation");
+    let relayed =
+        stun::Message::parse(&response).unwrap().get::<XorRelayedAddress>().unwrap().unwrap().0;
+    assert_eq!(relayed.ip().to_string(), "::1", "the relay address of the IPv6 listener");
+
+    let peer = tokio::net::UdpSocket::bind("[::1]:0").await.unwrap();
+    let peer_addr = peer.local_addr().unwrap();
+    client.create_permission(peer_addr).await.expect("permission");
+    client.send_indication(peer_addr, b"over IPv6").await;
+    let mut buf = [0u8; 64];
+    let (n, from) =
+        tokio::time::timeout(net::STEP, peer.recv_from(&mut buf)).await.unwrap().unwrap();
+    assert_eq!((&buf[..n], from), (&b"over IPv6"[..], relayed));
+    peer.send_to(b"back", relayed).await.unwrap();
+    assert_eq!(client.recv_relayed().await, Relayed::Indication(peer_addr, b"back".to_vec()));
+}
