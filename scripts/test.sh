@@ -9,10 +9,10 @@ log() { printf '\n==> %s\n' "$*"; }
 # --- system packages -------------------------------------------------------------------------
 # openssl's headers and pkg-config build the openssl crate; a C++ compiler builds libFuzzer for
 # the fuzz crate's compile check.
-# chromium and firefox-esr are the stock browsers of the interop tests; libnss3-tools
-# (certutil) makes Firefox trust the turn server's test certificate; nodejs/npm only when
-# the machine has no Node.js.
-packages=(pkg-config libssl-dev build-essential chromium firefox-esr libnss3-tools)
+# chromium and firefox-esr are the stock browsers of the interop tests; openssl makes the turn
+# server's test certificate and libnss3-tools (certutil) makes Firefox trust it; nodejs/npm
+# only when the machine has no Node.js.
+packages=(pkg-config libssl-dev build-essential chromium firefox-esr openssl libnss3-tools)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
