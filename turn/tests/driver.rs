@@ -193,3 +193,28 @@ async fn dont_fragment_allocation_and_peer_datagram_sizes() {
     }
     server.running.shutdown();
 }
+
+#[tokio::test]
+async fn idle_connections_without_allocation_are_closed() {
+    use tokio::io::AsyncReadExt;
+    let limits = turn::driver::DriverLimits {
+        idle_timeout: std::time::Duration::from_millis(300),
+        ..turn::driver::DriverLimits::default()
+    };
+    let server = TestServer::start_with_limits(true, limits);
+    // Silent and without an allocation: closed after the idle time.
+    let mut idle = tokio::net::TcpStream::connect(server.addr(Transport::Tcp)).await.unwrap();
+    let mut buf = [0u8; 4];
+    let n =
+        tokio::time::timeout(net::STEP, idle.read(&mut buf)).await.expect("closed").unwrap_or(0);
+    assert_eq!(n, 0);
+
+    // With an allocation, a silent connection stays open past the idle time.
+    let mut client = Client::new(Conn::connect(&server, Transport::Tcp).await, USER.0, USER.1);
+    client.allocate().await.expect("allocation");
+    tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+    assert_eq!(server.running.allocation_count(), 1);
+    let peer = Peer::bind().await;
+    client.create_permission(peer.addr()).await.expect("the connection still serves");
+    server.running.shutdown();
+}

@@ -94,11 +94,18 @@ pub struct DriverLimits {
     pub max_connections: usize,
     /// Time a TLS handshake may take.
     pub tls_handshake_timeout: Duration,
+    /// A TCP or TLS connection that has no allocation and sends nothing for this long is
+    /// closed, so idle connections cannot hold the `max_connections` slots.
+    pub idle_timeout: Duration,
 }
 
 impl Default for DriverLimits {
     fn default() -> Self {
-        Self { max_connections: 4_096, tls_handshake_timeout: Duration::from_secs(10) }
+        Self {
+            max_connections: 4_096,
+            tls_handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+        }
     }
 }
 

@@ -104,13 +104,13 @@ pub(crate) async fn accept_task(
         tokio::spawn(async move {
             let _permit = permit;
             match tls {
-                None => connection(shared, tcp, Transport::Tcp, client, local).await,
+                None => connection(shared, tcp, Transport::Tcp, client, local, limits).await,
                 Some(acceptor) => {
                     match tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(tcp))
                         .await
                     {
                         Ok(Ok(stream)) => {
-                            connection(shared, stream, Transport::Tls, client, local).await;
+                            connection(shared, stream, Transport::Tls, client, local, limits).await;
                         }
                         Ok(Err(e)) => debug!(%client, error = %e, "TLS handshake failed"),
                         Err(_) => debug!(%client, "TLS handshake timed out"),
@@ -121,13 +121,15 @@ pub(crate) async fn accept_task(
     }
 }
 
-/// Serves one connection until it closes, then tells the machine.
+/// Serves one connection until it closes (or idles without an allocation), then tells the
+/// machine.
 async fn connection<S>(
     shared: Shared,
     stream: S,
     transport: Transport,
     client: SocketAddr,
     local: SocketAddr,
+    limits: DriverLimits,
 ) where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
@@ -143,6 +145,13 @@ async fn connection<S>(
         let read = tokio::select! {
             read = reader.read(&mut buf[filled..]) => read,
             () = writer.close.notified() => break,
+            () = tokio::time::sleep(limits.idle_timeout) => {
+                if shared.lock().server.allocation(&tuple).is_none() {
+                    debug!(%tuple, "idle without an allocation: closing");
+                    break;
+                }
+                continue;
+            }
         };
         match read {
             Ok(0) => break,

@@ -37,6 +37,10 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start(allow_loopback_peers: bool) -> Self {
+        Self::start_with_limits(allow_loopback_peers, DriverLimits::default())
+    }
+
+    pub fn start_with_limits(allow_loopback_peers: bool, limits: DriverLimits) -> Self {
         let mut config = ServerConfig::new(REALM);
         config.relay_ipv4 = Some(RelayIp::new("127.0.0.1".parse().unwrap()));
         config.auth = AuthConfig::default().with_user(USER.0, USER.1).with_rest_secret(SECRET);
@@ -50,8 +54,7 @@ impl TestServer {
         let key = tls::self_signed(&["localhost", "127.0.0.1"]).unwrap();
         let cert = key.chain[0].clone();
         let tls_config = tls::server_config(key).unwrap();
-        let running =
-            driver::start(config, listeners, Some(tls_config), DriverLimits::default()).unwrap();
+        let running = driver::start(config, listeners, Some(tls_config), limits).unwrap();
         Self { running, cert }
     }
 
