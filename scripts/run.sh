@@ -23,7 +23,15 @@ for bin in sfu turn; do
 done
 
 cargo build --release --locked -p sfu -p turn
-./target/release/turn &
+# One TURN REST shared secret for both: turn checks the credentials the sfu's API mints
+# (POST /v1/turn/keys/default/credentials/generate-ice-servers, bearer = this secret).
+if [ -n "${TURN_AUTH_SECRET:-}" ]; then
+  turn_secret="$TURN_AUTH_SECRET"
+else
+  turn_secret=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+  echo "generated TURN shared secret (the sfu's TURN key 'default'): $turn_secret" >&2
+fi
+TURN_AUTH_SECRET="$turn_secret" ./target/release/turn &
 turn_pid=$!
 trap 'kill "$turn_pid" 2>/dev/null || true' EXIT
-./target/release/sfu
+SFU_TURN_KEY_SECRET="$turn_secret" ./target/release/sfu

@@ -9,9 +9,10 @@ log() { printf '\n==> %s\n' "$*"; }
 # --- system packages -------------------------------------------------------------------------
 # openssl's headers and pkg-config build the openssl crate; a C++ compiler builds libFuzzer for
 # the fuzz crate's compile check.
-# chromium and firefox-esr are the stock browsers of the interop tests; nodejs/npm only when
-# the machine has no Node.js.
-packages=(pkg-config libssl-dev build-essential chromium firefox-esr)
+# chromium and firefox-esr are the stock browsers of the interop tests; openssl makes the turn
+# server's test certificate and libnss3-tools (certutil) makes Firefox trust it; nodejs/npm
+# only when the machine has no Node.js.
+packages=(pkg-config libssl-dev build-essential chromium firefox-esr openssl libnss3-tools)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
@@ -53,9 +54,9 @@ cargo test --workspace --locked --doc 2>&1 | tee "$logs/doc.log"
 log "fuzz targets compile"
 cargo check --manifest-path fuzz/Cargo.toml --bins --locked
 
-# --- browser interop: stock Chromium and Firefox against the sfu binary ------------------------
+# --- browser interop: stock Chromium and Firefox against the sfu and turn binaries ------------
 log "browser tests (Playwright, Chromium and Firefox ESR)"
-cargo build --locked -p sfu --bin sfu
+cargo build --locked -p sfu -p turn --bins
 export HOME="${HOME:-/root}"
 (
   cd tests/browser

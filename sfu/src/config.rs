@@ -57,6 +57,62 @@ pub struct Config {
     /// Who may use the demo page's room directory and receive API access from it.
     /// [`DemoAccess::Loopback`] by default.
     pub demo: DemoAccess,
+    /// The TURN key whose credentials `/v1/turn/keys/{keyId}/credentials/...` mints; `None`
+    /// (the default) answers those routes with 404.
+    pub turn: Option<TurnKey>,
+}
+
+/// A TURN key: the id in the API path, the secret shared with the `turn` server, and the
+/// host and ports the minted ICE server URLs name.
+///
+/// The secret is both the bearer token of the credential routes (as a TURN key's API token
+/// is) and the TURN REST shared secret the credentials are signed with (the `turn`
+/// server's `--auth-secret`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct TurnKey {
+    /// The key id (`{keyId}` in the path).
+    pub key_id: String,
+    /// The shared secret. Never logged.
+    pub secret: String,
+    /// Host name or IP address in the URLs.
+    pub host: String,
+    /// UDP ports of the `turn:` URLs (and the first one for `stun:`). Default 3478 and 53.
+    pub udp_ports: Vec<u16>,
+    /// TCP ports of the `turn:...?transport=tcp` URLs. Default 3478 and 80.
+    pub tcp_ports: Vec<u16>,
+    /// TLS ports of the `turns:` URLs. Default 5349 and 443.
+    pub tls_ports: Vec<u16>,
+}
+
+/// Default key id of [`TurnKey`].
+pub const DEFAULT_TURN_KEY_ID: &str = "default";
+
+impl TurnKey {
+    /// A key with `secret`, the default id, host 127.0.0.1 and the six default ports.
+    pub fn new(secret: impl Into<String>) -> Self {
+        TurnKey {
+            key_id: DEFAULT_TURN_KEY_ID.to_owned(),
+            secret: secret.into(),
+            host: "127.0.0.1".to_owned(),
+            udp_ports: vec![3478, 53],
+            tcp_ports: vec![3478, 80],
+            tls_ports: vec![5349, 443],
+        }
+    }
+}
+
+impl fmt::Debug for TurnKey {
+    /// Everything but the secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TurnKey")
+            .field("key_id", &self.key_id)
+            .field("secret", &"..")
+            .field("host", &self.host)
+            .field("udp_ports", &self.udp_ports)
+            .field("tcp_ports", &self.tcp_ports)
+            .field("tls_ports", &self.tls_ports)
+            .finish()
+    }
 }
 
 /// Who the demo page (`GET /demo/config`, `/demo/rooms/...`) serves. The page needs API
@@ -149,6 +205,9 @@ pub enum ConfigError {
     /// Worker count out of range.
     #[error("workers must be 1 to {MAX_WORKERS}")]
     BadWorkers,
+    /// A TURN key that cannot work.
+    #[error("TURN key: {0}")]
+    BadTurnKey(&'static str),
 }
 
 impl Default for Config {
@@ -171,6 +230,7 @@ impl Default for Config {
             srtp: srtp::Config::default(),
             keyframe_interval: crate::router::DEFAULT_KEYFRAME_INTERVAL,
             demo: DemoAccess::default(),
+            turn: None,
         }
     }
 }
@@ -226,6 +286,29 @@ impl Config {
         if self.workers == 0 || self.workers > MAX_WORKERS {
             return Err(ConfigError::BadWorkers);
         }
+        if let Some(turn) = &self.turn {
+            if turn.key_id.is_empty() || turn.key_id.len() > 64 || !turn.key_id.chars().all(id_ok) {
+                return Err(ConfigError::BadTurnKey(
+                    "key id must be 1 to 64 characters of A-Z a-z 0-9 - _ .",
+                ));
+            }
+            if turn.secret.is_empty()
+                || turn.secret.len() > 256
+                || !turn.secret.bytes().all(|b| b.is_ascii_graphic())
+            {
+                return Err(ConfigError::BadTurnKey(
+                    "secret must be 1 to 256 visible ASCII characters without spaces",
+                ));
+            }
+            let host_ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':');
+            if turn.host.is_empty() || turn.host.len() > 253 || !turn.host.chars().all(host_ok) {
+                return Err(ConfigError::BadTurnKey("host must be a host name or an IP address"));
+            }
+            let ports = turn.udp_ports.iter().chain(&turn.tcp_ports).chain(&turn.tls_ports);
+            if ports.clone().any(|p| *p == 0) || ports.count() == 0 {
+                return Err(ConfigError::BadTurnKey("ports must be 1 to 65535, at least one"));
+            }
+        }
         Ok(())
     }
 
@@ -267,6 +350,7 @@ impl fmt::Debug for Config {
             .field("srtp", &self.srtp)
             .field("keyframe_interval", &self.keyframe_interval)
             .field("demo", &self.demo)
+            .field("turn", &self.turn)
             .finish()
     }
 }
@@ -346,6 +430,21 @@ mod tests {
         assert_eq!(bad(&|c| c.app_id.clear()), ConfigError::BadAppId);
         assert_eq!(bad(&|c| c.app_secret = "has space".into()), ConfigError::BadAppSecret);
         assert_eq!(bad(&|c| c.workers = 0), ConfigError::BadWorkers);
+        let turn = |f: &dyn Fn(&mut TurnKey)| {
+            bad(&|c| {
+                let mut key = TurnKey::new("s3cret");
+                f(&mut key);
+                c.turn = Some(key);
+            })
+        };
+        assert!(matches!(turn(&|k| k.key_id = "a/b".into()), ConfigError::BadTurnKey(_)));
+        assert!(matches!(turn(&|k| k.secret.clear()), ConfigError::BadTurnKey(_)));
+        assert!(matches!(turn(&|k| k.host = "a b".into()), ConfigError::BadTurnKey(_)));
+        assert!(matches!(turn(&|k| k.udp_ports.push(0)), ConfigError::BadTurnKey(_)));
+        let mut with_key = ok.clone();
+        with_key.turn = Some(TurnKey::new("s3cret"));
+        with_key.validate().unwrap();
+        assert!(!format!("{with_key:?}").contains("s3cret"));
     }
 
     #[test]

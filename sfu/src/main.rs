@@ -12,7 +12,10 @@ use clap::Parser;
 use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
-use sfu::config::{Config, DemoAccess, DEFAULT_APP_ID, DEFAULT_HTTP_LISTEN, MAX_WORKERS};
+use sfu::config::{
+    Config, DemoAccess, TurnKey, DEFAULT_APP_ID, DEFAULT_HTTP_LISTEN, DEFAULT_TURN_KEY_ID,
+    MAX_WORKERS,
+};
 
 /// Selective forwarding unit with a Cloudflare Calls-compatible HTTP API.
 ///
@@ -56,6 +59,35 @@ struct Args {
     #[arg(long, value_name = "WHO", default_value = "loopback", value_parser = parse_demo)]
     demo: DemoAccess,
 
+    /// Id of the TURN key in /v1/turn/keys/{keyId}/credentials/... (used with
+    /// --turn-key-secret).
+    #[arg(long, value_name = "ID", default_value = DEFAULT_TURN_KEY_ID)]
+    turn_key_id: String,
+
+    /// Secret of the TURN key: the bearer token of the TURN credential routes and the shared
+    /// secret the credentials are signed with (give the same one to `turn --auth-secret`).
+    /// Also read from the environment variable SFU_TURN_KEY_SECRET. Without it the TURN
+    /// credential routes answer 404.
+    #[arg(long, value_name = "SECRET")]
+    turn_key_secret: Option<String>,
+
+    /// Host name or IP address of the turn server in the minted ICE server URLs.
+    #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
+    turn_host: String,
+
+    /// UDP port of the turn server in the URLs (stun: uses the first); repeatable.
+    /// [default: 3478 and 53]
+    #[arg(long, value_name = "PORT")]
+    turn_udp_port: Vec<u16>,
+
+    /// TCP port of the turn server in the URLs; repeatable. [default: 3478 and 80]
+    #[arg(long, value_name = "PORT")]
+    turn_tcp_port: Vec<u16>,
+
+    /// TLS port of the turn server in the turns: URLs; repeatable. [default: 5349 and 443]
+    #[arg(long, value_name = "PORT")]
+    turn_tls_port: Vec<u16>,
+
     /// Log filter: a level (error, warn, info, debug, trace) or tracing directives such as
     /// "info,sfu=debug".
     #[arg(long, value_name = "LEVEL", default_value = "info")]
@@ -93,6 +125,23 @@ fn main() -> ExitCode {
         config.workers = usize::from(workers);
     }
     config.demo = args.demo;
+    let turn_secret = args.turn_key_secret.or_else(|| std::env::var("SFU_TURN_KEY_SECRET").ok());
+    if let Some(secret) = turn_secret {
+        let mut key = TurnKey::new(secret);
+        key.key_id = args.turn_key_id;
+        key.host = args.turn_host;
+        // Ports given for any transport replace the defaults of that transport only.
+        for (given, ports) in [
+            (args.turn_udp_port, &mut key.udp_ports),
+            (args.turn_tcp_port, &mut key.tcp_ports),
+            (args.turn_tls_port, &mut key.tls_ports),
+        ] {
+            if !given.is_empty() {
+                *ports = given;
+            }
+        }
+        config.turn = Some(key);
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -111,6 +160,7 @@ fn main() -> ExitCode {
 
 async fn run(config: Config) -> ExitCode {
     let app_id = config.app_id.clone();
+    let turn_key = config.turn.as_ref().map(|key| key.key_id.clone());
     let generated_secret = config.app_secret_generated.then(|| config.app_secret.clone());
     let demo = config.demo;
     let running = match sfu::api::serve(config).await {
@@ -141,6 +191,13 @@ async fn run(config: Config) -> ExitCode {
         // The one line that shows a secret: it was made up here, and the operator needs it.
         Some(secret) => info!("app id {app_id:?}, generated app secret {secret}"),
         None => info!("app id {app_id:?}, app secret as given"),
+    }
+
+    match turn_key {
+        Some(id) => {
+            info!("TURN credentials: POST /v1/turn/keys/{id}/credentials/generate-ice-servers")
+        }
+        None => info!("no --turn-key-secret: the TURN credential routes are off"),
     }
 
     wait_for_signal().await;

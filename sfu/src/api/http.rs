@@ -17,7 +17,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
-use super::{demo, sessions, track_changes, tracks, ApiState, MAX_BODY_LEN, SHUTDOWN_GRACE};
+use super::{
+    demo, sessions, track_changes, tracks, turn_keys, ApiState, MAX_BODY_LEN, SHUTDOWN_GRACE,
+};
 
 /// A response as the handlers build it.
 pub(super) type Reply = Response<Full<Bytes>>;
@@ -158,6 +160,9 @@ async fn route(state: &ApiState, request: Request<Incoming>) -> Reply {
         ["v1", "apps", app, rest @ ..] | ["apps", app, rest @ ..] => {
             api(state, request, app, rest).await
         }
+        ["v1", "turn", "keys", key_id, "credentials", action] => {
+            turn_credentials(state, request, key_id, action).await
+        }
         _ => error_reply(StatusCode::NOT_FOUND, "not_found", "no such endpoint"),
     }
 }
@@ -216,6 +221,31 @@ async fn api(state: &ApiState, request: Request<Incoming>, app: &str, rest: &[&s
             error_reply(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use PUT")
         }
         _ => error_reply(StatusCode::NOT_FOUND, "not_found", "no such endpoint"),
+    }
+}
+
+/// `/v1/turn/keys/{keyId}/credentials/{action}`: the key's secret is the bearer token.
+async fn turn_credentials(
+    state: &ApiState,
+    request: Request<Incoming>,
+    key_id: &str,
+    action: &str,
+) -> Reply {
+    let key = state.config.turn.as_ref().filter(|key| key.key_id == key_id);
+    let (Some(key), Some(shape)) = (key, turn_keys::Shape::from_action(action)) else {
+        return error_reply(StatusCode::NOT_FOUND, "not_found", "no TURN key with this id");
+    };
+    if !authorized(request.headers(), &key.secret) {
+        return error_reply(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or wrong bearer token: send \"Authorization: Bearer <TURN key secret>\"",
+        );
+    }
+    let method = request.method().clone();
+    match read_body(request).await {
+        Ok(body) => turn_keys::generate(key, &method, shape, &body),
+        Err(e) => e.reply(),
     }
 }
 

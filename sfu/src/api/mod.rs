@@ -13,6 +13,12 @@
 //! | PUT | `/sessions/{id}/renegotiate` | 200 `{}`: the client's answer to the SFU's offer |
 //! | GET | `/stats` | 200 driver-wide counters ([`DriverStatsSnapshot`] fields, `sessions_active`, `sessions_unclaimed`, `workers`) |
 //!
+//! TURN credentials (when a [`TurnKey`](crate::config::TurnKey) is configured), with
+//! `Authorization: Bearer <TURN key secret>`: POST
+//! `/v1/turn/keys/{keyId}/credentials/generate-ice-servers` (201 `{iceServers: [...]}`) and
+//! the older `.../credentials/generate` (201 `{iceServers: {...}}`); see the `turn_keys`
+//! module.
+//!
 //! Plus `GET /` (the demo page), `GET /sfu.js` and `GET /demo.js` (its scripts), and the
 //! demo's room directory under `/demo/` (see `demo.rs`: same-origin, loopback clients only
 //! unless [`crate::config::DemoAccess`] says otherwise). Every response
@@ -52,6 +58,9 @@ mod peer;
 mod sessions;
 mod track_changes;
 mod tracks;
+mod turn_keys;
+
+pub use turn_keys::{DEFAULT_TTL as TURN_DEFAULT_TTL, MAX_TTL as TURN_MAX_TTL};
 
 pub use tracks::MAX_TRACKS_PER_CALL;
 

@@ -1,0 +1,241 @@
+//! Relay throughput with 1200-byte ChannelData payloads.
+//!
+//! - `machine/*`: the sans-IO hot paths on one core, no sockets: `relay_from_client` (a
+//!   ChannelData datagram from the client to the peer, borrowed out of the input) and
+//!   `relay_from_peer` (a peer datagram written as ChannelData into a reused buffer), with
+//!   a plain copy of the same 1204 bytes as the reference.
+//! - `loopback/*`: packets through real sockets on 127.0.0.1, in batches of 32 sent and
+//!   then received: client -> turn (UDP listener) -> relay socket -> peer through the driver
+//!   in-process, against the reference of the same client sending straight to the peer.
+//!   Loss (a batch short after a 200 ms wait) is counted and printed, never hidden.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use stun::attributes::{
+    ChannelNumber, ErrorCode, Nonce, Realm, RequestedTransport, TransportProtocol, Username,
+    XorPeerAddress, XorRelayedAddress,
+};
+use stun::{
+    ChannelData, Class, Framing, Message, MessageType, MessageWriter, Method, TransactionId,
+};
+use turn::driver::{self, DriverLimits, Listeners};
+use turn::{
+    AuthConfig, Output, RelayIp, ServerConfig, Transport, TurnServer, CLIENT_FRAME_OVERHEAD,
+};
+
+const PAYLOAD: usize = 1200;
+const CHANNEL: u16 = 0x4000;
+const USER: (&str, &str) = ("bench", "bench-password");
+const REALM: &str = "bench";
+
+fn config(relay: &str) -> ServerConfig {
+    let mut config = ServerConfig::new(REALM);
+    config.relay_ipv4 = Some(RelayIp::new(relay.parse().unwrap()));
+    config.auth = AuthConfig::default().with_user(USER.0, USER.1);
+    // Throughput, not policing: no per-allocation bandwidth limit.
+    config.bandwidth = None;
+    config.peer_policy.allow_loopback_peers = true;
+    config
+}
+
+/// One request with the 401 round trip, through `exchange` (which sends a request and
+/// returns the response).
+fn transact(
+    exchange: &mut dyn FnMut(&[u8]) -> Vec<u8>,
+    nonce: &mut Option<String>,
+    method: Method,
+    attrs: &dyn Fn(&mut MessageWriter<'_>),
+) -> Vec<u8> {
+    static NEXT_ID: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(1);
+    let key = stun::credentials::long_term_key_md5(USER.0, REALM, USER.1).unwrap();
+    for _ in 0..2 {
+        let mut request = Vec::new();
+        let id = TransactionId([NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed); 12]);
+        let mut w = MessageWriter::new(&mut request, MessageType::new(method, Class::Request), id);
+        attrs(&mut w);
+        if let Some(nonce) = nonce {
+            w.add(&Username(USER.0)).unwrap();
+            w.add(&Realm(REALM)).unwrap();
+            w.add(&Nonce(nonce)).unwrap();
+            w.add_message_integrity(&key).unwrap();
+        }
+        let response = exchange(&request);
+        let msg = Message::parse(&response).unwrap();
+        match msg.get::<ErrorCode<'_>>().unwrap().map(|e| e.code) {
+            Some(401) if nonce.is_none() => {
+                *nonce = Some(msg.get::<Nonce<'_>>().unwrap().unwrap().0.to_owned());
+            }
+            None => return response,
+            Some(code) => panic!("{method:?} failed with {code}"),
+        }
+    }
+    panic!("no answer to {method:?}");
+}
+
+/// Allocate, then bind `CHANNEL` to `peer`; returns the relayed address.
+fn allocate_and_bind(exchange: &mut dyn FnMut(&[u8]) -> Vec<u8>, peer: SocketAddr) -> SocketAddr {
+    let mut nonce = None;
+    let response = transact(exchange, &mut nonce, Method::ALLOCATE, &|w| {
+        w.add(&RequestedTransport(TransportProtocol::UDP)).unwrap();
+    });
+    let relayed = Message::parse(&response).unwrap().get::<XorRelayedAddress>().unwrap().unwrap().0;
+    transact(exchange, &mut nonce, Method::CHANNEL_BIND, &|w| {
+        w.add(&ChannelNumber(CHANNEL)).unwrap();
+        w.add(&XorPeerAddress(peer)).unwrap();
+    });
+    relayed
+}
+
+fn machine(c: &mut Criterion) {
+    let now = Instant::now();
+    let client: SocketAddr = "198.51.100.7:40000".parse().unwrap();
+    let listen: SocketAddr = "203.0.113.5:3478".parse().unwrap();
+    // A documentation address, refused by default: allowed for the benchmark.
+    let peer: SocketAddr = "192.0.2.200:5000".parse().unwrap();
+    let mut cfg = config("203.0.113.5");
+    cfg.peer_policy.allow_peers.push("192.0.2.0/24".parse().unwrap());
+    let mut server = TurnServer::new(cfg, now, 1_700_000_000, StdRng::seed_from_u64(1)).unwrap();
+
+    let mut relay_socket = None;
+    let mut exchange = |request: &[u8]| -> Vec<u8> {
+        server.handle_client(now, Transport::Udp, client, listen, request);
+        loop {
+            match server.poll_output() {
+                Some(Output::BindRelay(bind)) => {
+                    relay_socket = Some(bind.addr);
+                    server.relay_bound(now, bind.request, Ok(())).unwrap();
+                }
+                Some(Output::ToClient(t)) => return t.data,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    };
+    allocate_and_bind(&mut exchange, peer);
+    let relay = relay_socket.unwrap();
+
+    let payload: Vec<u8> = (0..PAYLOAD).map(|i| i as u8).collect();
+    let mut frame = Vec::new();
+    ChannelData::new(CHANNEL, &payload).unwrap().write(&mut frame, Framing::Datagram);
+    let mut out = vec![0u8; PAYLOAD + CLIENT_FRAME_OVERHEAD];
+
+    let mut group = c.benchmark_group("machine");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("reference_copy_1204_bytes", |b| {
+        b.iter(|| {
+            out[..frame.len()].copy_from_slice(black_box(&frame));
+            black_box(&out);
+        })
+    });
+    group.bench_function("relay_from_client_channel_data_1200", |b| {
+        b.iter(|| {
+            let d =
+                server.relay_from_client(now, Transport::Udp, client, listen, black_box(&frame));
+            black_box(d.map(|d| d.data.len()));
+        })
+    });
+    group.bench_function("relay_from_peer_channel_data_1200", |b| {
+        b.iter(|| {
+            let f = server.relay_from_peer(now, relay, peer, black_box(&payload), &mut out);
+            black_box(f.map(|f| f.len));
+        })
+    });
+    group.finish();
+    assert!(server.stats().client_to_peer_packets > 0 && server.stats().peer_to_client_packets > 0);
+}
+
+/// Packets per batch in the loopback runs.
+const BATCH: u64 = 32;
+
+/// Sends `iters` packets from `from` to `to` in batches, each followed by receiving the
+/// batch on `sink`; returns the time and counts packets lost.
+fn pump(
+    from: &UdpSocket,
+    to: SocketAddr,
+    sink: &UdpSocket,
+    packet: &[u8],
+    iters: u64,
+    lost: &mut u64,
+) -> Duration {
+    let mut buf = vec![0u8; 2048];
+    let start = Instant::now();
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(BATCH);
+        for _ in 0..n {
+            from.send_to(packet, to).unwrap();
+        }
+        for _ in 0..n {
+            if sink.recv_from(&mut buf).is_err() {
+                *lost += 1;
+                break;
+            }
+        }
+        left -= n;
+    }
+    start.elapsed()
+}
+
+fn loopback(c: &mut Criterion) {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let listener = driver::bind_udp("127.0.0.1:0".parse().unwrap()).unwrap();
+    let running = runtime.block_on(async {
+        let listeners = Listeners { udp: vec![listener], ..Listeners::default() };
+        driver::start(config("127.0.0.1"), listeners, None, DriverLimits::default()).unwrap()
+    });
+    let turn_addr = running.udp_addrs[0];
+
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for s in [&client, &peer] {
+        s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    }
+    let mut exchange = |request: &[u8]| -> Vec<u8> {
+        client.send_to(request, turn_addr).unwrap();
+        let mut buf = vec![0u8; 2048];
+        let (n, _) = client.recv_from(&mut buf).unwrap();
+        buf.truncate(n);
+        buf
+    };
+    let relayed = allocate_and_bind(&mut exchange, peer.local_addr().unwrap());
+
+    let payload = vec![0x5au8; PAYLOAD];
+    let mut frame = Vec::new();
+    ChannelData::new(CHANNEL, &payload).unwrap().write(&mut frame, Framing::Datagram);
+
+    let mut group = c.benchmark_group("loopback");
+    group.throughput(Throughput::Elements(1));
+    group.measurement_time(Duration::from_secs(3));
+    group.sample_size(10);
+    let mut lost = 0;
+    group.bench_function(BenchmarkId::new("reference_udp_client_to_peer", PAYLOAD), |b| {
+        b.iter_custom(|iters| {
+            pump(&client, peer.local_addr().unwrap(), &peer, &payload, iters, &mut lost)
+        })
+    });
+    eprintln!("loopback reference: {lost} packets lost");
+    lost = 0;
+    group.bench_function(BenchmarkId::new("turn_client_to_peer_channel_data", PAYLOAD), |b| {
+        b.iter_custom(|iters| pump(&client, turn_addr, &peer, &frame, iters, &mut lost))
+    });
+    eprintln!("loopback client -> turn -> peer: {lost} packets lost");
+    lost = 0;
+    group.bench_function(BenchmarkId::new("turn_peer_to_client_channel_data", PAYLOAD), |b| {
+        b.iter_custom(|iters| pump(&peer, relayed, &client, &payload, iters, &mut lost))
+    });
+    eprintln!("loopback peer -> turn -> client: {lost} packets lost");
+    group.finish();
+    let stats = running.stats();
+    eprintln!(
+        "turn relayed {} client->peer and {} peer->client packets",
+        stats.client_to_peer_packets, stats.peer_to_client_packets
+    );
+    running.shutdown();
+}
+
+criterion_group!(benches, machine, loopback);
+criterion_main!(benches);

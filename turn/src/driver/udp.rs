@@ -1,0 +1,205 @@
+//! UDP: the listener tasks (client side) and the relay socket tasks (peer side), each
+//! receiving up to [`sys::BATCH`] datagrams per system call, relaying the whole batch under
+//! one lock of the machine, and sending the results in batches.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+use tracing::{debug, trace};
+
+use super::sys::{self, Received, RecvBatch, BATCH};
+use super::{send_all, Shared, StreamWriter};
+use crate::{RelayBind, Transport, CLIENT_FRAME_OVERHEAD};
+
+/// Receive slot of a listener: the largest UDP payload fits.
+pub(crate) const MAX_DATAGRAM: usize = 65_536;
+
+/// Receive slot of a relay socket. Longer peer datagrams are cut by the kernel and dropped
+/// (counted in `Running::truncated_dropped`): media, ICE and DTLS datagrams stay well below
+/// a path MTU, and 16 slots of 64 KiB per allocation would cost a megabyte each.
+pub(crate) const RELAY_SLOT: usize = 4_096;
+
+/// Binds the relay socket the machine asked for, exactly on `bind.addr`.
+pub(crate) fn bind_relay(bind: RelayBind) -> io::Result<Arc<UdpSocket>> {
+    let socket = sys::udp_socket(bind.addr)?;
+    socket.bind(&bind.addr.into())?;
+    sys::set_buffers(&socket);
+    if bind.dont_fragment {
+        sys::set_dont_fragment(&socket, bind.addr)?;
+    }
+    Ok(Arc::new(UdpSocket::from_std(socket.into())?))
+}
+
+/// One datagram to send: the socket it leaves from (`None`: nothing to send), the
+/// destination, and the bytes.
+type Outgoing<'a> = (Option<Arc<UdpSocket>>, SocketAddr, &'a [u8]);
+
+/// Waits for datagrams and receives a batch; `None` on an error worth skipping.
+async fn recv_batch(socket: &UdpSocket, batch: &mut RecvBatch) -> Option<usize> {
+    if let Err(e) = socket.readable().await {
+        trace!(error = %e, "readiness error");
+        return None;
+    }
+    match socket.try_io(Interest::READABLE, || batch.recv(socket.as_fd())) {
+        Ok(n) => Some(n),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+        Err(e) => {
+            // ICMP errors of earlier sends surface here (ECONNREFUSED): not ours to act on.
+            trace!(error = %e, "UDP receive error");
+            None
+        }
+    }
+}
+
+/// Sends every message from `socket`, in `sendmmsg` batches, waiting while its buffer is
+/// full. A message the kernel refuses (the first of a batch failing) is skipped.
+async fn send_batched(socket: &UdpSocket, mut messages: &[(&[u8], SocketAddr)]) {
+    while !messages.is_empty() {
+        match socket.try_io(Interest::WRITABLE, || sys::send_batch(socket.as_fd(), messages)) {
+            Ok(sent) => messages = &messages[sent.max(1).min(messages.len())..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if socket.writable().await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                debug!(to = %messages[0].1, error = %e, "UDP send failed");
+                messages = &messages[1..];
+            }
+        }
+    }
+}
+
+/// Sends `packets[..n]`, each with the socket it leaves from, grouping runs of the same
+/// socket into batches.
+async fn send_grouped(packets: &[Outgoing<'_>]) {
+    let mut start = 0;
+    while start < packets.len() {
+        let Some(socket) = packets[start].0.clone() else {
+            start += 1;
+            continue;
+        };
+        let mut list: [(&[u8], SocketAddr); BATCH] = [(&[], packets[start].1); BATCH];
+        let mut k = 0;
+        let mut end = start;
+        while end < packets.len() && k < BATCH {
+            match &packets[end].0 {
+                Some(s) if Arc::ptr_eq(s, &socket) => {
+                    list[k] = (packets[end].2, packets[end].1);
+                    k += 1;
+                    end += 1;
+                }
+                _ => break,
+            }
+        }
+        send_batched(&socket, &list[..k]).await;
+        start = end;
+    }
+}
+
+/// Receives from clients on one UDP listener.
+pub(crate) async fn listener_task(shared: Shared, socket: Arc<UdpSocket>, local: SocketAddr) {
+    let mut batch = RecvBatch::new(MAX_DATAGRAM);
+    let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+    loop {
+        let Some(n) = recv_batch(&socket, &mut batch).await else { continue };
+        let now = Instant::now();
+        // What to relay: the relay socket, the peer, and the data borrowed from the batch.
+        let mut relayed: [Outgoing<'_>; BATCH] =
+            std::array::from_fn(|_| (None, unspecified, &[][..]));
+        let sends = {
+            let mut core = shared.lock();
+            for (i, slot) in relayed.iter_mut().enumerate().take(n) {
+                let Some((data, Received { from: Some(client), .. })) = batch.get(i) else {
+                    continue;
+                };
+                let datagram =
+                    core.server.relay_from_client(now, Transport::Udp, client, local, data);
+                if let Some(d) = datagram {
+                    if let Some((relay, _)) = core.relays.get(&d.relay) {
+                        *slot = (Some(relay.clone()), d.peer, d.data);
+                    }
+                }
+            }
+            core.drain(&shared, now)
+        };
+        send_grouped(&relayed[..n]).await;
+        if !sends.is_empty() {
+            send_all(sends).await;
+        }
+    }
+}
+
+/// Where a relayed frame for a client goes.
+enum ClientRoute {
+    Udp(Arc<UdpSocket>, SocketAddr),
+    Stream(StreamWriter),
+}
+
+/// Receives from peers on one relay socket, for as long as its allocation lives (the task is
+/// aborted when the machine closes the socket).
+pub(crate) async fn relay_task(shared: Shared, socket: Arc<UdpSocket>, relay: SocketAddr) {
+    let mut batch = RecvBatch::new(RELAY_SLOT);
+    let out_slot = RELAY_SLOT + CLIENT_FRAME_OVERHEAD;
+    let mut out = vec![0u8; out_slot * BATCH];
+    let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+    loop {
+        let Some(n) = recv_batch(&socket, &mut batch).await else { continue };
+        let now = Instant::now();
+        let mut routes: [Option<(ClientRoute, usize)>; BATCH] = std::array::from_fn(|_| None);
+        let mut truncated = 0;
+        let sends = {
+            let mut core = shared.lock();
+            for ((i, route), out) in
+                routes.iter_mut().enumerate().take(n).zip(out.chunks_exact_mut(out_slot))
+            {
+                let Some((data, received)) = batch.get(i) else { continue };
+                let Some(peer) = received.from else { continue };
+                if received.truncated {
+                    truncated += 1;
+                    continue;
+                }
+                let Some(f) = core.server.relay_from_peer(now, relay, peer, data, out) else {
+                    continue;
+                };
+                *route = match f.transport {
+                    Transport::Udp => core
+                        .listeners
+                        .get(&f.server)
+                        .map(|listener| (ClientRoute::Udp(listener.clone(), f.client), f.len)),
+                    Transport::Tcp | Transport::Tls => core
+                        .streams
+                        .get(&f.five_tuple())
+                        .map(|w| (ClientRoute::Stream(w.clone()), f.len)),
+                };
+            }
+            core.truncated_dropped += truncated;
+            core.drain(&shared, now)
+        };
+        if truncated > 0 {
+            debug!(%relay, truncated, "peer datagrams longer than {RELAY_SLOT} bytes dropped");
+        }
+        // UDP frames go out in batches per listener; stream frames are written in order.
+        let mut udp: [Outgoing<'_>; BATCH] = std::array::from_fn(|_| (None, unspecified, &[][..]));
+        for ((route, slot), frame) in
+            routes.iter().zip(udp.iter_mut()).zip(out.chunks_exact(out_slot))
+        {
+            match route {
+                Some((ClientRoute::Udp(listener, client), len)) => {
+                    *slot = (Some(listener.clone()), *client, &frame[..*len]);
+                }
+                Some((ClientRoute::Stream(writer), len)) => writer.write(&frame[..*len]).await,
+                None => {}
+            }
+        }
+        send_grouped(&udp[..n]).await;
+        if !sends.is_empty() {
+            send_all(sends).await;
+        }
+    }
+}
