@@ -17,7 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
-use super::{sessions, tracks, ApiState, MAX_BODY_LEN, SHUTDOWN_GRACE};
+use super::{datachannels, sessions, tracks, ApiState, MAX_BODY_LEN, SHUTDOWN_GRACE};
 
 /// A response as the handlers build it.
 pub(super) type Reply = Response<Full<Bytes>>;
@@ -185,6 +185,9 @@ async fn api(state: &ApiState, request: Request<Incoming>, app: &str, rest: &[&s
             Ok(body) => tracks::renegotiate(state, id, &body).await,
             Err(e) => e.reply(),
         },
+        (["sessions", id, "datachannels", action], _) => {
+            datachannel_route(state, request, id, action).await
+        }
         (["stats"], &Method::GET) => driver_stats(state),
         (["sessions", _] | ["stats"], _) => {
             error_reply(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed")
@@ -196,6 +199,34 @@ async fn api(state: &ApiState, request: Request<Incoming>, app: &str, rest: &[&s
             error_reply(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use PUT")
         }
         _ => error_reply(StatusCode::NOT_FOUND, "not_found", "no such endpoint"),
+    }
+}
+
+/// `datachannels/establish` (POST), `datachannels/new` (POST), `datachannels/close` (PUT).
+async fn datachannel_route(
+    state: &ApiState,
+    request: Request<Incoming>,
+    id: &str,
+    action: &str,
+) -> Reply {
+    let method = request.method().clone();
+    let expected = match action {
+        "establish" | "new" => Method::POST,
+        "close" => Method::PUT,
+        _ => return error_reply(StatusCode::NOT_FOUND, "not_found", "no such endpoint"),
+    };
+    if method != expected {
+        let hint = if expected == Method::POST { "use POST" } else { "use PUT" };
+        return error_reply(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", hint);
+    }
+    let body = match read_body(request).await {
+        Ok(body) => body,
+        Err(e) => return e.reply(),
+    };
+    match action {
+        "establish" => datachannels::establish(state, id, &body).await,
+        "new" => datachannels::new(state, id, &body).await,
+        _ => datachannels::close(state, id, &body).await,
     }
 }
 

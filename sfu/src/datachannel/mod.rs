@@ -1,0 +1,77 @@
+//! Data channels through the SFU: one session publishes a channel, any number of sessions
+//! subscribe to it, as in Cloudflare's API (`datachannels/establish`, `datachannels/new`,
+//! `datachannels/close`).
+//!
+//! # Pieces
+//!
+//! - Each [`Session`](crate::session::Session) carries an SCTP association with data
+//!   channels over its DTLS connection (`session/channels.rs`). Channels set up through the
+//!   API are *negotiated*: the API hands out a stream id and the client creates its channel
+//!   with `createDataChannel(name, {negotiated: true, id})`. In-band channels a client opens
+//!   itself (DCEP, RFC 8832) are acknowledged and otherwise ignored.
+//! - [`ChannelRegistry`] (inside the [`Directory`](crate::directory::Directory)) knows
+//!   which session publishes which channel on which stream id, and who subscribes on which
+//!   of its own. Stream ids are handed out per session, of the SFU's DCEP parity (odd while
+//!   the SFU is the DTLS server), below 1023, so they never collide with a channel the
+//!   browser opens in-band.
+//! - Each worker has a [`ChannelRouter`]. It reads the registry's routes for the sessions it
+//!   owns whenever the registry or the directory changes, opens and closes the sessions'
+//!   negotiated channels to match, and forwards messages.
+//!
+//! # A message's way
+//!
+//! The publisher's session reports the message (`SessionEvent::DataChannel`). The router of
+//! its worker finds the publication by (session, stream id), and queues the message on every
+//! subscriber channel owned by the same worker, with its type (binary or text: the PPID is
+//! kept) and, since one association carries each subscriber's channel with the publisher's
+//! ordering and reliability settings, in the publisher's order for ordered channels. Each
+//! other worker with subscribers gets one copy through its command queue
+//! (`Command::ChannelMessage`, the payload shared, not copied), and queues it on its own
+//! subscribers. A full worker queue drops the copy and counts it
+//! (`channel_dropped_queue_full`).
+//!
+//! # Slow subscribers
+//!
+//! A subscriber's association accepts messages until its send buffer (1 MiB of queued and
+//! unacknowledged bytes) is full. Beyond that, messages wait in the router, per subscriber
+//! channel, up to [`SUBSCRIBER_QUEUE_BYTES`] (1 MiB) and [`SUBSCRIBER_QUEUE_MESSAGES`]
+//! (4096 messages); they are sent, oldest first, when the association reports room again.
+//!
+//! **When that queue is full, its oldest messages are dropped** to make room for the new
+//! one, and counted: `channel_messages_dropped_slow_subscriber` in `GET /stats`, and
+//! `channel_messages_dropped` in the subscriber session's stats. The publisher and the other
+//! subscribers are never held back by one slow subscriber: there is no back-pressure from a
+//! subscriber to the publisher. Dropping the oldest (rather than the newest, or closing the
+//! channel) keeps what a late subscriber sees as fresh as possible, which suits the state
+//! updates data channels usually carry; a subscriber that must not miss anything has to read
+//! at least as fast as the publisher writes, on average over 2 MiB.
+//!
+//! A message larger than a subscriber's `max-message-size` is dropped for that subscriber
+//! and counted (`channel_messages_dropped_undeliverable`).
+//!
+//! # The echo channel
+//!
+//! Every session answers on its own a channel negotiated on stream
+//! [`ECHO_CHANNEL_ID`](crate::session::ECHO_CHANNEL_ID) (1023): each message comes back
+//! on the same channel, text as text, binary as binary. It needs no API call; it is how a
+//! client checks its data channel path to the SFU.
+//!
+//! # Closing
+//!
+//! `datachannels/close` on a subscription closes that channel; on a publication it closes
+//! every subscriber's channel too. A channel closes by a stream reset sent after everything
+//! queued on it (RFC 8831 §6.7), so messages the SFU accepted before the close are still
+//! delivered. A client that closes its channel ends the publication or subscription the
+//! same way.
+
+mod registry;
+mod router;
+
+pub use registry::{
+    ChannelError, ChannelRegistry, ChannelRoutes, ChannelSpec, PublicationId, PublicationRoute,
+    SessionChannel, SessionRoute, MAX_CHANNELS_PER_SESSION,
+};
+pub use router::{
+    ChannelMessage, ChannelRouter, ForwardedMessage, SUBSCRIBER_QUEUE_BYTES,
+    SUBSCRIBER_QUEUE_MESSAGES,
+};
