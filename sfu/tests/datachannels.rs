@@ -467,3 +467,55 @@ async fn a_subscriber_that_does_not_read_loses_its_oldest_messages_and_stalls_no
         late.iter().map(|(_, d)| sent.iter().position(|s| s == d).unwrap()).collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "in order: {positions:?}");
 }
+
+#[tokio::test]
+async fn a_publisher_that_closes_right_after_sending_loses_nothing() {
+    let server = start(1).await;
+    let mut publisher = with_offer_at_creation(&server, 60).await;
+    let mut subscriber = establish_by_sfu_offer(&server, 61).await;
+    let pub_id = channel_new(
+        &server,
+        &publisher.id,
+        json!({"location": "local", "dataChannelName": "last-words"}),
+    )
+    .await["id"]
+        .as_u64()
+        .unwrap() as u16;
+    let entry =
+        json!({"location": "remote", "sessionId": publisher.id, "dataChannelName": "last-words"});
+    let sub_id = channel_new(&server, &subscriber.id, entry).await["id"].as_u64().unwrap() as u16;
+    publisher.client.open_negotiated_channel(pub_id, sctp::ChannelOptions::default());
+    subscriber.client.open_negotiated_channel(sub_id, sctp::ChannelOptions::default());
+    connect_all(&mut [&mut publisher, &mut subscriber]).await;
+
+    // 960 KiB queued at once (the client's send buffer holds 1 MiB), then the close: the
+    // stream reset follows the messages.
+    let sent: Vec<Vec<u8>> = (0..60u32).map(|i| i.to_be_bytes().repeat(4096)).collect();
+    for data in &sent {
+        publisher.client.send_channel_message(Instant::now(), pub_id, data, true).unwrap();
+    }
+    publisher.client.close_channel(Instant::now(), pub_id).unwrap();
+    let (mut got, mut closed) = (Vec::new(), false);
+    let end = Instant::now() + DEADLINE * 3;
+    while !closed {
+        pump(&mut [&mut publisher, &mut subscriber]).await;
+        while let Some(event) = subscriber.client.poll_channel_event() {
+            match event {
+                sctp::ChannelEvent::ChannelMessage { id, data, .. } if id == sub_id => {
+                    assert!(!closed, "a message after the close");
+                    got.push(data);
+                }
+                sctp::ChannelEvent::ChannelClosed { id } if id == sub_id => closed = true,
+                _ => {}
+            }
+        }
+        assert!(Instant::now() < end, "got {} of {}, closed {closed}", got.len(), sent.len());
+    }
+    assert!(got == sent, "got {} of {} before the close", got.len(), sent.len());
+    // The publication is gone.
+    let info = server.get(&format!("sessions/{}", publisher.id)).await.json();
+    assert_eq!(info["dataChannels"], json!([]), "{info:#}");
+    let stats = server.stats().await;
+    assert_eq!(stats["channel_messages_dropped_undeliverable"], 0, "{stats:#}");
+    assert_eq!(stats["channel_messages_dropped_slow_subscriber"], 0, "{stats:#}");
+}

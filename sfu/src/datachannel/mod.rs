@@ -60,9 +60,18 @@
 //!
 //! `datachannels/close` on a subscription closes that channel; on a publication it closes
 //! every subscriber's channel too. A channel closes by a stream reset sent after everything
-//! queued on it (RFC 8831 §6.7), so messages the SFU accepted before the close are still
-//! delivered. A client that closes its channel ends the publication or subscription the
-//! same way.
+//! queued on it (RFC 8831 §6.7): before the reset, what waits for the channel in the router
+//! is handed to its association, so messages the SFU accepted before the close are still
+//! delivered (unless the subscriber was so far behind that they do not fit any more: those
+//! are counted in `channel_messages_dropped_undeliverable`). A client that closes its
+//! channel ends the publication or subscription the same way; a publisher's close reaches
+//! the SFU after every message it sent before it, so its subscribers get those first.
+//!
+//! # What the client must do
+//!
+//! A subscriber creates its negotiated channel (with the `id` from `datachannels/new`)
+//! before the publisher's messages can reach it: a browser drops a message that arrives
+//! on a stream it has no channel for.
 
 mod registry;
 mod router;

@@ -123,28 +123,45 @@ impl ChannelRouter {
             seen.insert(id);
             let wanted: BTreeMap<u16, ChannelSpec> =
                 channels.iter().map(|(stream, _, spec)| (*stream, *spec)).collect();
-            let applied = self.applied.entry(id).or_default();
-            let Some(session) = sessions.session_mut(id) else { continue };
-            for (stream, name, spec) in &channels {
-                if applied.0.get(stream) != Some(spec) {
-                    session.open_negotiated_channel(*stream, spec.options(name));
-                }
+            let (before, before_max) = self.applied.remove(&id).unwrap_or_default();
+            if sessions.session_mut(id).is_none() {
+                continue;
             }
-            for stream in applied.0.keys().filter(|s| !wanted.contains_key(s)) {
-                session.close_channel(now, *stream);
+            // A channel that goes first gets what waits for it here, as far as its
+            // association takes it; the stream reset follows those messages (RFC 8831
+            // §6.7), so a close loses nothing the subscriber can still take.
+            for stream in before.keys().filter(|s| !wanted.contains_key(s)) {
+                self.flush(now, (id, *stream), sessions);
+                if let Some(session) = sessions.session_mut(id) {
+                    session.close_channel(now, *stream);
+                }
                 if !self.touched.contains(&id) {
                     self.touched.push(id);
                 }
             }
-            if let Some(size) = peer_max.filter(|s| applied.1 != Some(*s)) {
+            let Some(session) = sessions.session_mut(id) else { continue };
+            for (stream, name, spec) in &channels {
+                if before.get(stream) != Some(spec) {
+                    session.open_negotiated_channel(*stream, spec.options(name));
+                }
+            }
+            if let Some(size) = peer_max.filter(|s| before_max != Some(*s)) {
                 session.set_peer_max_message_size(size);
             }
-            *applied = (wanted, peer_max);
+            self.applied.insert(id, (wanted, peer_max));
         }
         self.applied.retain(|id, _| seen.contains(id));
         let subscribed: HashSet<(SessionId, u16)> =
             self.publications.values().flat_map(|p| p.local.iter().copied()).collect();
-        self.queues.retain(|key, _| subscribed.contains(key));
+        let stats = &self.stats;
+        self.queues.retain(|key, queue| {
+            let keep = subscribed.contains(key);
+            if !keep {
+                let dropped = queue.messages.len() as u64;
+                DriverStats::add(&stats.channel_messages_dropped_undeliverable, dropped);
+            }
+            keep
+        });
     }
 
     /// A message from session `from` on its channel `stream`: to every subscriber here, and

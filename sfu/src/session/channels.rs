@@ -279,6 +279,11 @@ impl ChannelTransport {
             }
         }
         self.flush(now, dtls);
+        if let Some(channels) = &self.channels {
+            let sctp = channels.association().stats();
+            SessionStats::set(&stats.sctp_retransmitted_chunks, sctp.retransmitted_chunks);
+            SessionStats::set(&stats.sctp_t3_expirations, sctp.t3_expirations);
+        }
     }
 
     /// Writes every packet the association has to DTLS, one record each.

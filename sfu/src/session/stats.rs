@@ -90,6 +90,11 @@ counters! {
     /// oldest unsent goes, see `crate::datachannel`), or the message is larger than its
     /// `max-message-size`.
     channel_messages_dropped,
+    /// DATA chunks the association sent again (fast retransmit or T3 timeout): loss on the
+    /// way to the peer. A total, updated as the association runs.
+    sctp_retransmitted_chunks,
+    /// T3 retransmission timeouts of the association (a total).
+    sctp_t3_expirations,
 }
 
 impl SessionStats {
@@ -103,5 +108,11 @@ impl SessionStats {
     #[inline]
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Sets a counter that mirrors a total kept elsewhere.
+    #[inline]
+    pub fn set(counter: &AtomicU64, n: u64) {
+        counter.store(n, Ordering::Relaxed);
     }
 }

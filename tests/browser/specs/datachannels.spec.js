@@ -145,7 +145,50 @@ async function blastInPage({ total, size }) {
     channel.send(message);
     sent += size;
   }
-  return { startedAt };
+  // Everything acknowledged by the sfu: the publisher's own rate.
+  while (channel.bufferedAmount > 0) await new Promise((r) => setTimeout(r, 5));
+  return { startedAt, drainedAt: Date.now() };
+}
+
+// Runs in the page: the same transfer between two PeerConnections of this page, without the
+// sfu, as a reference for the browser's own data channel speed on this machine.
+async function directInPage({ total, size }) {
+  const a = new RTCPeerConnection();
+  const b = new RTCPeerConnection();
+  a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate);
+  b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate);
+  const send = a.createDataChannel('direct', { negotiated: true, id: 0 });
+  const receive = b.createDataChannel('direct', { negotiated: true, id: 0 });
+  await a.setLocalDescription(await a.createOffer());
+  await b.setRemoteDescription(a.localDescription);
+  await b.setLocalDescription(await b.createAnswer());
+  await a.setRemoteDescription(b.localDescription);
+  await new Promise((resolve, reject) => {
+    setTimeout(() => reject(new Error('direct channel did not open')), 15_000);
+    if (send.readyState === 'open') resolve(); else send.onopen = resolve;
+  });
+  let bytes = 0;
+  const done = new Promise((resolve) => {
+    receive.onmessage = (e) => { bytes += e.data.size || e.data.byteLength || e.data.length; if (bytes >= total) resolve(); };
+  });
+  receive.binaryType = 'arraybuffer';
+  const message = new Uint8Array(size);
+  send.bufferedAmountLowThreshold = 1 << 20;
+  const startedAt = Date.now();
+  let sent = 0;
+  while (sent < total) {
+    if (send.bufferedAmount > 4 << 20) {
+      await new Promise((resolve) => send.addEventListener('bufferedamountlow', resolve, { once: true }));
+      continue;
+    }
+    send.send(message);
+    sent += size;
+  }
+  await done;
+  const ms = Date.now() - startedAt;
+  a.close();
+  b.close();
+  return total / 1e6 / (ms / 1000);
 }
 
 async function waitReceived(page, count, label, timeoutMs = 30_000) {
@@ -192,7 +235,7 @@ async function fanOut(publisherPage, subscriberPages, label) {
   const total = 16 << 20;
   const size = 65_536;
   for (const page of subscriberPages) await page.evaluate(() => { window.__blast = true; window.__bytes = 0; window.__count = 0; });
-  const { startedAt } = await publisherPage.evaluate(blastInPage, { total, size });
+  const { startedAt, drainedAt } = await publisherPage.evaluate(blastInPage, { total, size });
   const deadline = Date.now() + 30_000;
   const results = [];
   for (const page of subscriberPages) {
@@ -209,8 +252,12 @@ async function fanOut(publisherPage, subscriberPages, label) {
     results.push(last);
   }
   const { body: stats } = await api('GET', '/stats');
-  const figures = results.map((r) => `${(r.bytes / 1e6 / ((r.lastAt - startedAt) / 1000)).toFixed(1)} MB/s (${(r.bytes / (1 << 20)).toFixed(1)} MiB)`);
-  console.log(`[${label}] browser -> sfu -> browser, 64 KiB messages, ${subscriberPages.length} subscribers: ${figures.join(', ')}; sfu dropped for slow subscribers so far: ${stats.channel_messages_dropped_slow_subscriber}`);
+  const sessions = [];
+  for (const sub of subscribed) sessions.push((await api('GET', `/sessions/${sub.sessionId}`)).body.stats);
+  const figures = results.map((r, i) => `${(r.bytes / 1e6 / ((r.lastAt - startedAt) / 1000)).toFixed(1)} MB/s (${(r.bytes / (1 << 20)).toFixed(1)} MiB; sfu retransmitted ${sessions[i].sctp_retransmitted_chunks} chunks, ${sessions[i].sctp_t3_expirations} T3)`);
+  console.log(`[${label}] browser -> sfu -> browser, 64 KiB messages, ${subscriberPages.length} subscribers: ${figures.join(', ')}; publisher -> sfu ${(total / 1e6 / ((drainedAt - startedAt) / 1000)).toFixed(1)} MB/s; sfu dropped for slow subscribers so far: ${stats.channel_messages_dropped_slow_subscriber}`);
+  const direct = await publisherPage.evaluate(directInPage, { total, size });
+  console.log(`[${label}] reference, two PeerConnections in the publisher's page without the sfu: ${direct.toFixed(1)} MB/s`);
 }
 
 test('a page publishes a channel, two pages of the same browser subscribe', async ({ browser, browserName }) => {
