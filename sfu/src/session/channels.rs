@@ -28,6 +28,12 @@ use super::{SessionEvent, SessionStats};
 /// 1024, the highest id every browser accepts for a negotiated channel.
 pub const ECHO_CHANNEL_ID: u16 = 1023;
 
+/// SCTP packets written per call (see `ChannelTransport::flush`): RFC 9260 §7.2.4 bounds
+/// what a sender may send in response to one SACK; a browser's UDP receive buffer holds a
+/// few hundred kilobytes, and a whole congestion window sent at once over loopback
+/// overflows it.
+const MAX_BURST: usize = 8;
+
 /// Why a data channel message was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -287,9 +293,15 @@ impl ChannelTransport {
     }
 
     /// Writes every packet the association has to DTLS, one record each.
+    ///
+    /// At most [`MAX_BURST`] packets per call: the rest go out on the next input (the
+    /// peer's SACK) or timer, so the packets of a large window reach the peer's socket in
+    /// ack-clocked bursts instead of all at once.
     fn flush(&mut self, now: Instant, dtls: &mut Dtls) {
         let Some(channels) = &mut self.channels else { return };
-        while channels.poll_transmit_into(now, &mut self.buf) {
+        let mut sent = 0;
+        while sent < MAX_BURST && channels.poll_transmit_into(now, &mut self.buf) {
+            sent += 1;
             if let Err(error) = dtls.send_application_data(&self.buf) {
                 trace!(%error, "SCTP packet not sent");
             }
