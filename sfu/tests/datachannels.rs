@@ -519,3 +519,79 @@ async fn a_publisher_that_closes_right_after_sending_loses_nothing() {
     assert_eq!(stats["channel_messages_dropped_undeliverable"], 0, "{stats:#}");
     assert_eq!(stats["channel_messages_dropped_slow_subscriber"], 0, "{stats:#}");
 }
+
+#[tokio::test]
+async fn datachannel_endpoints_refuse_what_they_cannot_do() {
+    let server = start(1).await;
+    let id = server.new_empty_session().await;
+    // Unknown session, wrong method, unknown action.
+    let missing = "00000000000000000000000000000000";
+    server
+        .post_json(&format!("sessions/{missing}/datachannels/new"), &json!({"dataChannels": []}))
+        .await
+        .assert_error(404, "not_found");
+    server
+        .post_json(&format!("sessions/{id}/datachannels/close"), &json!({}))
+        .await
+        .assert_error(405, "method_not_allowed");
+    server
+        .put_json(&format!("sessions/{id}/datachannels/new"), &json!({}))
+        .await
+        .assert_error(405, "method_not_allowed");
+    server
+        .post_json(&format!("sessions/{id}/datachannels/other"), &json!({}))
+        .await
+        .assert_error(404, "not_found");
+    // Malformed bodies.
+    server
+        .post_json(&format!("sessions/{id}/datachannels/new"), &json!({"dataChannels": [1]}))
+        .await
+        .assert_error(400, "decoding_error");
+    server
+        .put_json(&format!("sessions/{id}/datachannels/close"), &json!({"dataChannels": [{}]}))
+        .await
+        .assert_error(400, "decoding_error");
+    // An offer without a data channel section cannot establish one.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(70);
+    let credentials = ice::Credentials::generate(&mut rng);
+    let ours = dtls_context();
+    let audio_only =
+        personalize(api_common::CHROME_AV, &credentials, ours.config().certificate.fingerprint());
+    server
+        .post_json(
+            &format!("sessions/{id}/datachannels/establish"),
+            &json!({"sessionDescription": {"type": "offer", "sdp": audio_only}}),
+        )
+        .await
+        .assert_error(406, "invalid_params");
+    // A pending SFU offer blocks a second negotiation until it is answered.
+    let first =
+        server.post_json(&format!("sessions/{id}/datachannels/establish"), &json!({})).await;
+    assert_eq!(first.json()["requiresImmediateRenegotiation"], true, "{}", first.text());
+    server
+        .post_json(&format!("sessions/{id}/datachannels/establish"), &json!({}))
+        .await
+        .assert_error(406, "invalid_params");
+    // Per-item errors with HTTP 200: no name, bad options.
+    let reply = server
+        .post_json(
+            &format!("sessions/{id}/datachannels/new"),
+            &json!({"dataChannels": [
+                {"location": "local"},
+                {"location": "local", "dataChannelName": "x", "maxRetransmits": 1, "maxPacketLifeTime": 1},
+                {"location": "remote", "dataChannelName": "x"},
+                {"location": "local", "dataChannelName": "ok", "ordered": false, "maxRetransmits": 0},
+            ]}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let items = reply.json()["dataChannels"].clone();
+    for i in 0..3 {
+        assert_eq!(items[i]["errorCode"], "invalid_params", "{items}");
+    }
+    assert!(items[3].get("errorCode").is_none(), "{items}");
+    let listed = server.get(&format!("sessions/{id}")).await.json()["dataChannels"].clone();
+    assert_eq!(listed[0]["dataChannelName"], "ok", "{listed}");
+    assert_eq!(listed[0]["ordered"], false);
+    assert_eq!(listed[0]["maxRetransmits"], 0);
+}
