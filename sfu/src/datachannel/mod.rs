@@ -30,6 +30,10 @@
 //! subscribers. A full worker queue drops the copy and counts it
 //! (`channel_dropped_queue_full`).
 //!
+//! Each published message is one shared allocation (`Arc<[u8]>`) for every subscriber and
+//! worker; each subscriber's association copies it into its own send queue, as `sctp` does
+//! for every message it sends.
+//!
 //! # Slow subscribers
 //!
 //! A subscriber's association accepts messages until its send buffer (1 MiB of queued and

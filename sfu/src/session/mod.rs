@@ -28,6 +28,12 @@
 //!   `handle_receive` returns: the worker's [`Router`](crate::router::Router) forwards it
 //!   from there, without a copy.
 //!
+//! DTLS application data is SCTP (RFC 8261): the session's association and data channels
+//! (`session/channels.rs`, our `sctp` crate) take it, report channel events as
+//! [`SessionEvent::DataChannel`] and answer the echo channel ([`ECHO_CHANNEL_ID`]) on their
+//! own; [`Session::send_channel_message`] queues a message for the peer. Their timers are
+//! part of [`Session::poll_timeout`].
+//!
 //! Forwarded media goes out through [`Session::protect_rtp_to_send`]: the router protects
 //! its own buffer in place and sends it to [`Session::media_path`], the selected pair.
 //! - Anything else is `malformed_dropped`.
