@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use rand::RngCore;
 
+use crate::datachannel::{ChannelRegistry, ChannelRoutes};
 use crate::negotiation::{Negotiation, SessionMedia};
 use crate::sdp::{Codec, MediaKind};
 use crate::session::{ConnectionState, Session, SessionStats};
@@ -230,6 +231,8 @@ pub struct Directory {
     inner: Mutex<Inner>,
     /// Bumped on every change a worker's routes depend on.
     generation: AtomicU64,
+    /// Published and subscribed data channels (see [`crate::datachannel`]).
+    channels: ChannelRegistry,
 }
 
 #[derive(Debug, Default)]
@@ -560,6 +563,18 @@ impl Directory {
         MediaRoutes { generation, sessions, tracks }
     }
 
+    /// The data channel registry.
+    pub fn channels(&self) -> &ChannelRegistry {
+        &self.channels
+    }
+
+    /// The data channel routes of the sessions `worker` owns.
+    pub fn channel_routes(&self, worker: usize) -> ChannelRoutes {
+        let owners: HashMap<SessionId, Option<usize>> =
+            self.lock().sessions.iter().map(|(id, e)| (*id, e.owner)).collect();
+        self.channels.routes(worker, |id| owners.get(&id).copied().flatten())
+    }
+
     /// Whether a session exists.
     pub fn contains(&self, id: SessionId) -> bool {
         self.lock().sessions.contains_key(&id)
@@ -633,6 +648,7 @@ impl Directory {
         let removed = Self::remove_locked(&mut inner, id);
         drop(inner);
         if removed {
+            self.channels.remove_session(id);
             self.bump();
         }
         removed
@@ -666,6 +682,7 @@ impl Directory {
         let removed = expired && Self::remove_locked(&mut inner, id);
         drop(inner);
         if removed {
+            self.channels.remove_session(id);
             self.bump();
         }
         removed

@@ -6,6 +6,7 @@
 //! - [`directory`]: sessions, their owners and negotiated media, and the track registry,
 //!   shared by the API and the workers.
 //! - [`router`]: per-worker forwarding of decrypted media to subscribers, keyframe requests.
+//! - [`datachannel`]: data channels published by one session and subscribed by others.
 //! - [`worker`] and [`udp`]: the UDP workers on one port (`SO_REUSEPORT`).
 //! - [`api`]: the Calls-compatible HTTP API and [`api::serve`], which starts everything.
 //! - [`rooms`]: the demo page's room directory (the API itself has no rooms).
@@ -14,6 +15,7 @@
 
 pub mod api;
 pub mod config;
+pub mod datachannel;
 pub mod directory;
 pub mod negotiation;
 pub mod rooms;

@@ -17,6 +17,12 @@
 //!   datagram; received SRTP/SRTCP is unprotected, counted in [`TestClientStats`] and kept
 //!   ([`TestClient::received_rtp`], [`TestClient::received_rtcp`]) for the test to inspect.
 //!
+//! - Data channels, when enabled ([`TestClient::enable_data_channels`], as a browser whose
+//!   SDP has an `m=application` section): once DTLS is up the client starts an SCTP
+//!   association (our `sctp` crate) over DTLS application data;
+//!   [`TestClient::open_negotiated_channel`], [`TestClient::send_channel_message`] and
+//!   [`TestClient::poll_channel_event`] use it.
+//!
 //! Sans-IO like everything else: the caller moves datagrams between it and the session (in
 //! memory, or over real sockets) and drives a clock it owns. Per-packet allocation is fine
 //! here: this is test code.
@@ -189,6 +195,13 @@ pub struct TestClient {
     received_rtp: Vec<ReceivedRtp>,
     received_rtcp: Vec<Vec<u8>>,
     stats: TestClientStats,
+    /// SCTP and data channels, from the end of the DTLS handshake.
+    channels: Option<sctp::DataChannels>,
+    /// Negotiated channels to open once the association exists.
+    negotiated: Vec<(u16, sctp::ChannelOptions)>,
+    /// Start SCTP once DTLS is up.
+    data_channels: bool,
+    channel_events: VecDeque<sctp::ChannelEvent>,
 }
 
 impl TestClient {
@@ -234,6 +247,10 @@ impl TestClient {
             received_rtp: Vec::new(),
             received_rtcp: Vec::new(),
             stats: TestClientStats::default(),
+            channels: None,
+            negotiated: Vec::new(),
+            data_channels: false,
+            channel_events: VecDeque::new(),
         };
         client.drain(now);
         Ok(client)
@@ -277,6 +294,11 @@ impl TestClient {
         if let Some(dtls) = &mut self.dtls {
             dtls.handle_timeout(now);
         }
+        if let Some(channels) = &mut self.channels {
+            if channels.poll_timeout().is_some_and(|t| t <= now) {
+                channels.handle_timeout(now);
+            }
+        }
         self.drain(now);
     }
 
@@ -293,7 +315,72 @@ impl TestClient {
     /// When [`TestClient::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let dtls = self.dtls.as_ref().and_then(Dtls::poll_timeout);
-        [self.ice.poll_timeout(), dtls].into_iter().flatten().min()
+        let sctp = self.channels.as_ref().and_then(sctp::DataChannels::poll_timeout);
+        [self.ice.poll_timeout(), dtls, sctp].into_iter().flatten().min()
+    }
+
+    /// Starts SCTP as soon as DTLS is up (at once if it is), as a browser does when the
+    /// SDP negotiated a data channel section.
+    pub fn enable_data_channels(&mut self, now: Instant) {
+        self.data_channels = true;
+        if self.channels.is_none() && self.dtls.as_ref().is_some_and(Dtls::is_connected) {
+            self.start_sctp(now);
+            self.drain(now);
+        }
+    }
+
+    /// Creates a channel negotiated out of band on stream `id` (at once when the
+    /// association exists, else when it does); enables data channels.
+    pub fn open_negotiated_channel(&mut self, id: u16, options: sctp::ChannelOptions) {
+        self.data_channels = true;
+        if let Some(channels) = &mut self.channels {
+            let _ = channels.open_negotiated_channel(id, options);
+        } else {
+            self.negotiated.push((id, options));
+        }
+    }
+
+    /// Queues a data channel message (drain [`TestClient::poll_transmit`]).
+    pub fn send_channel_message(
+        &mut self,
+        now: Instant,
+        id: u16,
+        data: &[u8],
+        binary: bool,
+    ) -> Result<(), sctp::Error> {
+        let channels = self
+            .channels
+            .as_mut()
+            .ok_or(sctp::Error::InvalidState("no SCTP association: DTLS is not up"))?;
+        channels.send(now, id, data, binary)?;
+        self.drain(now);
+        Ok(())
+    }
+
+    /// Closes a data channel (stream reset).
+    pub fn close_channel(&mut self, now: Instant, id: u16) -> Result<(), sctp::Error> {
+        let channels = self
+            .channels
+            .as_mut()
+            .ok_or(sctp::Error::InvalidState("no SCTP association: DTLS is not up"))?;
+        channels.close_channel(now, id)?;
+        self.drain(now);
+        Ok(())
+    }
+
+    /// Whether the SCTP association is established.
+    pub fn channels_established(&self) -> bool {
+        self.channels.as_ref().is_some_and(|c| c.association().is_established())
+    }
+
+    /// Bytes queued or in flight on the client's association.
+    pub fn channels_buffered(&self) -> usize {
+        self.channels.as_ref().map_or(0, |c| c.association().total_buffered_amount())
+    }
+
+    /// The next data channel event (messages, channel opened or closed).
+    pub fn poll_channel_event(&mut self) -> Option<sctp::ChannelEvent> {
+        self.channel_events.pop_front()
     }
 
     /// Whether ICE is nominated with fresh consent and DTLS completed (SRTP keys exist).
@@ -541,6 +628,16 @@ impl TestClient {
                         }
                         Err(error) => self.on_failure(error.to_string()),
                     }
+                    if self.data_channels {
+                        self.start_sctp(now);
+                    }
+                }
+                dtls::Event::ApplicationData(packet) => {
+                    if let Some(channels) = &mut self.channels {
+                        if let Err(error) = channels.handle_receive(now, &packet) {
+                            trace!(%error, "client dropped an SCTP packet");
+                        }
+                    }
                 }
                 dtls::Event::Closed => {
                     self.closed = true;
@@ -550,7 +647,42 @@ impl TestClient {
                 other => trace!(?other, "client DTLS event"),
             }
         }
+        self.drain_sctp(now);
         self.drain_dtls_transmits();
+    }
+
+    /// Starts the association as a browser does once DTLS is up (as SCTP client; the
+    /// SFU is passive).
+    fn start_sctp(&mut self, now: Instant) {
+        let config = sctp::Config { peer_max_message_size: 256 * 1024, ..sctp::Config::default() };
+        let role = match self.dtls_role {
+            Role::Client => sctp::DtlsRole::Client,
+            Role::Server => sctp::DtlsRole::Server,
+        };
+        match sctp::Association::client(config, now) {
+            Ok(association) => {
+                let mut channels = sctp::DataChannels::new(association, role, now);
+                for (id, options) in self.negotiated.drain(..) {
+                    let _ = channels.open_negotiated_channel(id, options);
+                }
+                self.channels = Some(channels);
+            }
+            Err(error) => self.on_failure(error.to_string()),
+        }
+    }
+
+    /// Moves the association's events out and its packets into DTLS.
+    fn drain_sctp(&mut self, now: Instant) {
+        let Some(channels) = &mut self.channels else { return };
+        while let Some(event) = channels.poll_event() {
+            self.channel_events.push_back(event);
+        }
+        let Some(dtls) = self.dtls.as_mut().filter(|d| d.is_connected()) else { return };
+        while let Some(packet) = channels.poll_transmit(now) {
+            if let Err(error) = dtls.send_application_data(&packet) {
+                trace!(%error, "client could not send an SCTP packet");
+            }
+        }
     }
 
     fn drain_dtls_transmits(&mut self) {

@@ -18,7 +18,8 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
 use super::{
-    demo, sessions, track_changes, tracks, turn_keys, ApiState, MAX_BODY_LEN, SHUTDOWN_GRACE,
+    datachannels, demo, sessions, track_changes, tracks, turn_keys, ApiState, MAX_BODY_LEN,
+    SHUTDOWN_GRACE,
 };
 
 /// A response as the handlers build it.
@@ -210,6 +211,9 @@ async fn api(state: &ApiState, request: Request<Incoming>, app: &str, rest: &[&s
         (["sessions", _, "tracks", "close" | "update"], _) => {
             error_reply(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use PUT")
         }
+        (["sessions", id, "datachannels", action], _) => {
+            datachannel_route(state, request, id, action).await
+        }
         (["stats"], &Method::GET) => driver_stats(state),
         (["sessions", _] | ["stats"], _) => {
             error_reply(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed")
@@ -246,6 +250,34 @@ async fn turn_credentials(
     match read_body(request).await {
         Ok(body) => turn_keys::generate(key, &method, shape, &body),
         Err(e) => e.reply(),
+    }
+}
+
+/// `datachannels/establish` (POST), `datachannels/new` (POST), `datachannels/close` (PUT).
+async fn datachannel_route(
+    state: &ApiState,
+    request: Request<Incoming>,
+    id: &str,
+    action: &str,
+) -> Reply {
+    let method = request.method().clone();
+    let expected = match action {
+        "establish" | "new" => Method::POST,
+        "close" => Method::PUT,
+        _ => return error_reply(StatusCode::NOT_FOUND, "not_found", "no such endpoint"),
+    };
+    if method != expected {
+        let hint = if expected == Method::POST { "use POST" } else { "use PUT" };
+        return error_reply(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", hint);
+    }
+    let body = match read_body(request).await {
+        Ok(body) => body,
+        Err(e) => return e.reply(),
+    };
+    match action {
+        "establish" => datachannels::establish(state, id, &body).await,
+        "new" => datachannels::new(state, id, &body).await,
+        _ => datachannels::close(state, id, &body).await,
     }
 }
 

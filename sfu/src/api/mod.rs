@@ -11,6 +11,9 @@
 //! | GET | `/sessions/{id}` | 200 `{tracks, dataChannels, connectionState, stats}`; each track `{location, sessionId, trackName, mid, kind, status}` |
 //! | POST | `/sessions/{id}/tracks/new` | 200: push with the client's offer (answer back), pull with it, or pull without it (the SFU's offer, `requiresImmediateRenegotiation: true`) |
 //! | PUT | `/sessions/{id}/renegotiate` | 200 `{}`: the client's answer to the SFU's offer |
+//! | POST | `/sessions/{id}/datachannels/establish` | 200: the data channel section answered to the client's offer, or offered by the SFU |
+//! | POST | `/sessions/{id}/datachannels/new` | 200 `{dataChannels}`: publish (`local`) or subscribe (`remote`); each result has the `id` to negotiate |
+//! | PUT | `/sessions/{id}/datachannels/close` | 200 `{dataChannels}`: close channels by `id` |
 //! | GET | `/stats` | 200 driver-wide counters ([`DriverStatsSnapshot`] fields, `sessions_active`, `sessions_unclaimed`, `workers`) |
 //!
 //! TURN credentials (when a [`TurnKey`](crate::config::TurnKey) is configured), with
@@ -52,6 +55,7 @@
 //! ```
 
 mod collector;
+mod datachannels;
 mod demo;
 mod http;
 mod peer;
@@ -62,6 +66,7 @@ mod turn_keys;
 
 pub use turn_keys::{DEFAULT_TTL as TURN_DEFAULT_TTL, MAX_TTL as TURN_MAX_TTL};
 
+pub use datachannels::MAX_CHANNELS_PER_CALL;
 pub use tracks::MAX_TRACKS_PER_CALL;
 
 use std::io;

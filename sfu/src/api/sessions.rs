@@ -106,7 +106,7 @@ pub(super) async fn get(state: &ApiState, id: &str) -> Reply {
         StatusCode::OK,
         &json!({
             "tracks": tracks,
-            "dataChannels": [],
+            "dataChannels": super::datachannels::list(state, id),
             "connectionState": state_name(info.state),
             "stats": stats,
         }),

@@ -28,6 +28,12 @@
 //!   `handle_receive` returns: the worker's [`Router`](crate::router::Router) forwards it
 //!   from there, without a copy.
 //!
+//! DTLS application data is SCTP (RFC 8261): the session's association and data channels
+//! (`session/channels.rs`, our `sctp` crate) take it, report channel events as
+//! [`SessionEvent::DataChannel`] and answer the echo channel ([`ECHO_CHANNEL_ID`]) on their
+//! own; [`Session::send_channel_message`] queues a message for the peer. Their timers are
+//! part of [`Session::poll_timeout`].
+//!
 //! Forwarded media goes out through [`Session::protect_rtp_to_send`]: the router protects
 //! its own buffer in place and sends it to [`Session::media_path`], the selected pair.
 //! - Anything else is `malformed_dropped`.
@@ -116,10 +122,12 @@
 //! # }
 //! ```
 
+mod channels;
 pub(crate) mod demux;
 pub(crate) mod keys;
 mod stats;
 
+pub use channels::{ChannelSendError, ECHO_CHANNEL_ID};
 pub use stats::{SessionStats, SessionStatsSnapshot};
 
 use std::collections::VecDeque;
@@ -131,6 +139,7 @@ use dtls::{Dtls, DtlsContext, Fingerprint, Role};
 use ice::{CandidatePair, IceEvent, IceLiteAgent};
 use tracing::{debug, info, trace, warn};
 
+use channels::ChannelTransport;
 use demux::PacketClass;
 use keys::SrtpContexts;
 
@@ -227,6 +236,11 @@ pub enum SessionEvent {
     Closed,
     /// The session cannot go on (DTLS failure, fingerprint mismatch, handshake timeout).
     Failed(String),
+    /// Something happened on the data channels (SCTP over DTLS): the association came up
+    /// or ended, a message arrived, a channel closed, the send buffer has room again.
+    /// Messages of the echo channel ([`ECHO_CHANNEL_ID`]) are answered by the session and
+    /// not reported.
+    DataChannel(sctp::ChannelEvent),
 }
 
 /// The state of a session's connection, as the API reports it.
@@ -311,6 +325,8 @@ pub struct Session {
     ended: Option<Ended>,
     /// Until the SRTP keys exist: ICE and DTLS must be done by then.
     connect_deadline: Instant,
+    /// SCTP and the data channels, over DTLS application data.
+    channels: ChannelTransport,
     transmits: VecDeque<Transmit>,
     events: VecDeque<SessionEvent>,
 }
@@ -356,6 +372,7 @@ impl Session {
             srtp: None,
             ended: None,
             connect_deadline,
+            channels: ChannelTransport::new(params.dtls_role),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         })
@@ -431,6 +448,9 @@ impl Session {
         self.ice.handle_timeout(now);
         if let Some(dtls) = &mut self.dtls {
             dtls.handle_timeout(now);
+            if dtls.is_connected() {
+                self.channels.handle_timeout(now, dtls, &self.stats, &mut self.events);
+            }
         }
         self.drain(now);
     }
@@ -457,7 +477,8 @@ impl Session {
         }
         let dtls = self.dtls.as_ref().and_then(Dtls::poll_timeout);
         let connect = self.srtp.is_none().then_some(self.connect_deadline);
-        [self.ice.poll_timeout(), dtls, connect].into_iter().flatten().min()
+        let sctp = self.channels.poll_timeout();
+        [self.ice.poll_timeout(), dtls, connect, sctp].into_iter().flatten().min()
     }
 
     /// The current connection state.
@@ -550,6 +571,48 @@ impl Session {
             dtls.close();
         }
         self.drain_dtls_transmits();
+    }
+
+    /// Queues a data channel message for the peer on channel `id` (binary or text) and the
+    /// DTLS records that carry it (drain [`Session::poll_transmit`]).
+    pub fn send_channel_message(
+        &mut self,
+        now: Instant,
+        id: u16,
+        data: &[u8],
+        binary: bool,
+    ) -> Result<(), ChannelSendError> {
+        let Some(dtls) = self.dtls.as_mut().filter(|d| d.is_connected() && self.ended.is_none())
+        else {
+            return Err(ChannelSendError::NotReady);
+        };
+        let result = self.channels.send(now, id, data, binary, dtls, &self.stats);
+        self.drain_dtls_transmits();
+        result
+    }
+
+    /// Sets up a data channel negotiated out of band (the API handed its stream id to the
+    /// client): opened at once when the association is up, else as soon as it is.
+    pub fn open_negotiated_channel(&mut self, id: u16, options: sctp::ChannelOptions) {
+        self.channels.open_negotiated(id, options);
+    }
+
+    /// Closes data channel `id` once what is queued on it is delivered (RFC 8831 §6.7).
+    pub fn close_channel(&mut self, now: Instant, id: u16) {
+        let dtls = self.dtls.as_mut().filter(|d| d.is_connected());
+        self.channels.close(now, id, dtls);
+        self.drain_dtls_transmits();
+    }
+
+    /// The peer's `a=max-message-size` for data channel messages (RFC 8841 §6; 64 KiB when
+    /// its SDP has none).
+    pub fn set_peer_max_message_size(&mut self, size: usize) {
+        self.channels.set_peer_max_message_size(size);
+    }
+
+    /// Whether the data channel association is established.
+    pub fn data_channels_established(&self) -> bool {
+        self.channels.is_established()
     }
 
     fn on_stun(&mut self, now: Instant, pair: CandidatePair, datagram: &[u8]) {
@@ -687,7 +750,7 @@ impl Session {
         self.drain_ice(now);
         self.drain_dtls_transmits();
         while let Some(event) = self.dtls.as_mut().and_then(Dtls::poll_event) {
-            self.on_dtls_event(event);
+            self.on_dtls_event(now, event);
         }
         // A failure above may have queued an alert or close_notify.
         self.drain_dtls_transmits();
@@ -765,7 +828,7 @@ impl Session {
         }
     }
 
-    fn on_dtls_event(&mut self, event: dtls::Event) {
+    fn on_dtls_event(&mut self, now: Instant, event: dtls::Event) {
         match event {
             dtls::Event::Connected { srtp, .. } => {
                 if self.ended.is_some() {
@@ -786,8 +849,10 @@ impl Session {
                 }
             }
             dtls::Event::ApplicationData(data) => {
-                // Data channels (SCTP over DTLS) are not carried by sessions yet.
-                trace!(len = data.len(), "DTLS application data dropped");
+                // RFC 8261: each record is one SCTP packet.
+                if let (Some(dtls), None) = (&mut self.dtls, self.ended) {
+                    self.channels.handle_packet(now, &data, dtls, &self.stats, &mut self.events);
+                }
             }
             dtls::Event::Closed => {
                 if self.ended.is_none() {

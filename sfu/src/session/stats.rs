@@ -74,6 +74,27 @@ counters! {
     /// RTP packets the router forwarded to this session (they are also counted in
     /// `datagrams_sent` and `bytes_sent`).
     rtp_sent,
+    /// SCTP packets (DTLS application data) handed to the data channel association.
+    sctp_packets_received,
+    /// SCTP packets the association refused as malformed or out of place.
+    sctp_dropped,
+    /// Data channel messages received from the peer.
+    channel_messages_received,
+    /// Payload bytes of the data channel messages received.
+    channel_bytes_received,
+    /// Data channel messages queued to the peer (forwarded from a publisher, or echoed).
+    channel_messages_sent,
+    /// Payload bytes of the data channel messages queued to the peer.
+    channel_bytes_sent,
+    /// Data channel messages for the peer that were dropped: its queue overflowed (the
+    /// oldest unsent goes, see `crate::datachannel`), or the message is larger than its
+    /// `max-message-size`.
+    channel_messages_dropped,
+    /// DATA chunks the association sent again (fast retransmit or T3 timeout): loss on the
+    /// way to the peer. A total, updated as the association runs.
+    sctp_retransmitted_chunks,
+    /// T3 retransmission timeouts of the association (a total).
+    sctp_t3_expirations,
 }
 
 impl SessionStats {
@@ -87,5 +108,11 @@ impl SessionStats {
     #[inline]
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Sets a counter that mirrors a total kept elsewhere.
+    #[inline]
+    pub fn set(counter: &AtomicU64, n: u64) {
+        counter.store(n, Ordering::Relaxed);
     }
 }

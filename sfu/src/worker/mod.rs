@@ -61,7 +61,7 @@ pub use stats::{DriverStats, DriverStatsSnapshot};
 
 use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
@@ -75,6 +75,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, info_span, trace, warn, Span};
 
 use crate::config::SessionTimers;
+use crate::datachannel::{ChannelRouter, ForwardedMessage};
 use crate::directory::{CheckRoute, Directory, SessionId, TrackId};
 use crate::router::{Forward, MediaSink, Router, Sessions};
 use crate::session::{ConnectionState, ReceivedMedia, Session, SessionEvent, Transmit};
@@ -139,6 +140,9 @@ pub enum Command {
         /// What it said.
         info: crate::router::reports::SenderInfo,
     },
+    /// A data channel message of a publication whose publisher this worker does not own,
+    /// for the subscribers of this one (see [`crate::datachannel`]).
+    ChannelMessage(ForwardedMessage),
     /// Tracks, subscriptions or owners changed in the directory: read the routes again.
     RoutesChanged,
     /// Stop the worker.
@@ -350,6 +354,10 @@ struct Worker {
     /// The tracks to report (reused).
     media_seen: Vec<TrackId>,
     router: Router,
+    /// Data channel fan-out.
+    channels: ChannelRouter,
+    /// Data channel events of sessions, waiting for the channel router.
+    channel_events: VecDeque<(SessionId, sctp::ChannelEvent)>,
 }
 
 /// The sessions of a worker, as the router reaches them.
@@ -439,6 +447,8 @@ impl Worker {
             media_report_at: Instant::now() + media_report_interval(&shared.timers),
             media_seen: Vec::new(),
             router: Router::new(index, shared.keyframe_interval, Arc::clone(&shared.stats)),
+            channels: ChannelRouter::new(index, Arc::clone(&shared.stats)),
+            channel_events: VecDeque::new(),
             shared,
         }
     }
@@ -512,6 +522,7 @@ impl Worker {
     /// Reads the media routes again when the directory changed since the last read, then
     /// starts the subscriber streams that became ready.
     async fn refresh_routes(&mut self, now: Instant) {
+        self.refresh_channels(now).await;
         let generation = self.shared.directory.generation();
         if self.router.generation() == Some(generation) {
             return;
@@ -519,6 +530,71 @@ impl Worker {
         let routes = self.shared.directory.media_routes(self.index);
         self.router.refresh(routes);
         self.start_streams(now).await;
+    }
+
+    /// Reads the data channel routes again when the directory or the channel registry
+    /// changed since the last read.
+    async fn refresh_channels(&mut self, now: Instant) {
+        if self.sync_channel_routes(now) {
+            self.process_channels(now).await;
+        }
+    }
+
+    /// The routing part of [`Worker::refresh_channels`]; whether the routes changed.
+    fn sync_channel_routes(&mut self, now: Instant) -> bool {
+        let directory = &self.shared.directory;
+        let generation = (directory.generation(), directory.channels().generation());
+        if self.channels.generation() == Some(generation) {
+            return false;
+        }
+        let routes = directory.channel_routes(self.index);
+        self.channels.refresh(now, generation, routes, &mut Slots(&mut self.sessions));
+        true
+    }
+
+    /// Hands the sessions' data channel events to the channel router, sends the copies for
+    /// other workers, and drains the sessions it gave messages to (whose events may bring
+    /// more work), until nothing is left.
+    async fn process_channels(&mut self, now: Instant) {
+        loop {
+            // Routes as they are now: a subscriber claimed by another worker a moment ago
+            // gets this message too.
+            self.sync_channel_routes(now);
+            while let Some((id, event)) = self.channel_events.pop_front() {
+                let mut sessions = Slots(&mut self.sessions);
+                match event {
+                    sctp::ChannelEvent::ChannelMessage { id: stream, binary, data } => {
+                        self.channels.on_message(now, id, stream, binary, data, &mut sessions);
+                    }
+                    sctp::ChannelEvent::Connected
+                    | sctp::ChannelEvent::Writable
+                    | sctp::ChannelEvent::BufferedAmountLow { .. } => {
+                        self.channels.on_writable(now, id, &mut sessions);
+                    }
+                    sctp::ChannelEvent::ChannelClosed { id: stream } => {
+                        self.channels.on_closed(id, stream);
+                        // Closed by the client: the publication or subscription ends. (When
+                        // the registry closed it, it is gone already.)
+                        let _ = self.shared.directory.channels().close(id, stream);
+                    }
+                    _ => {}
+                }
+            }
+            while let Some((worker, message)) = self.channels.pop_forward() {
+                let stats = &self.shared.stats;
+                let sent = self
+                    .peers
+                    .get(worker)
+                    .is_some_and(|p| p.try_send(Command::ChannelMessage(message)).is_ok());
+                if sent {
+                    DriverStats::bump(&stats.channel_forwarded_out);
+                } else {
+                    DriverStats::bump(&stats.channel_dropped_queue_full);
+                }
+            }
+            let Some(id) = self.channels.pop_touched() else { break };
+            self.drain_session(now, id, now).await;
+        }
     }
 
     /// Keyframe requests for subscriber streams whose session is connected and that had none.
@@ -608,6 +684,13 @@ impl Worker {
             Command::SenderReport { track, info } => {
                 self.refresh_routes(Instant::now()).await;
                 self.router.on_sender_info(track, info);
+            }
+            Command::ChannelMessage(message) => {
+                DriverStats::bump(&self.shared.stats.channel_forwarded_in);
+                let now = Instant::now();
+                self.refresh_routes(now).await;
+                self.channels.on_forwarded(now, message, &mut Slots(&mut self.sessions));
+                self.process_channels(now).await;
             }
             Command::RoutesChanged | Command::Shutdown => {}
         }
@@ -816,8 +899,16 @@ impl Worker {
     }
 
     /// Drains the session's transmits and events after any input, then reschedules its
-    /// timer no earlier than `floor`.
+    /// timer no earlier than `floor`; its data channel events go to the channel router.
     async fn after_input(&mut self, now: Instant, id: SessionId, floor: Instant) {
+        self.drain_session(now, id, floor).await;
+        if !self.channel_events.is_empty() {
+            self.process_channels(now).await;
+        }
+    }
+
+    /// [`Worker::after_input`] without the channel router: data channel events are queued.
+    async fn drain_session(&mut self, now: Instant, id: SessionId, floor: Instant) {
         while let Some(transmit) =
             self.sessions.get_mut(&id).and_then(|s| s.session.poll_transmit())
         {
@@ -860,6 +951,7 @@ impl Worker {
                 SessionEvent::Connected => info!("connected"),
                 SessionEvent::Closed => info!("closed by the peer"),
                 SessionEvent::Failed(reason) => info!(%reason, "failed"),
+                SessionEvent::DataChannel(event) => self.channel_events.push_back((id, event)),
                 // Events added later that the driver need not act on.
                 #[allow(unreachable_patterns)]
                 _ => {}

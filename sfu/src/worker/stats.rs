@@ -148,6 +148,25 @@ driver_counters! {
     receiver_reports_sent,
     /// Transport-wide congestion control feedback packets sent to publishers.
     twcc_feedback_sent,
+    /// Data channel messages a publisher sent on a published channel.
+    channel_messages_published,
+    /// Data channel messages queued to a subscriber's channel (one per subscriber).
+    channel_messages_forwarded,
+    /// Data channel messages that arrived on no published channel (nor the echo channel).
+    channel_messages_unrouted,
+    /// Data channel messages dropped because a subscriber's queue was full (the oldest
+    /// unsent message of that subscriber goes; see `sfu::datachannel`).
+    channel_messages_dropped_slow_subscriber,
+    /// Data channel messages dropped because they exceed a subscriber's max-message-size,
+    /// or its channel closed.
+    channel_messages_dropped_undeliverable,
+    /// Data channel messages copied to another worker's queue (one per worker with
+    /// subscribers).
+    channel_forwarded_out,
+    /// Data channel messages received from another worker.
+    channel_forwarded_in,
+    /// Data channel messages not copied to another worker because its queue was full.
+    channel_dropped_queue_full,
 }
 
 impl DriverStats {
