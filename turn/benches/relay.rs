@@ -230,8 +230,25 @@ fn interleaved(runs: &mut [Run<'_>]) {
 }
 
 fn loopback(c: &mut Criterion) {
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    // turn's thread under SCHED_BATCH, as `turn --batch-scheduling` runs it, unless
+    // TURN_BENCH_DEFAULT_SCHEDULING is set. The client and turn share 2 cores with other
+    // work: under the default policy, a turn thread woken on the client's core preempts it
+    // at each datagram and relays them one at a time.
+    let batch_scheduling = std::env::var_os("TURN_BENCH_DEFAULT_SCHEDULING").is_none();
+    eprintln!(
+        "loopback: turn's thread under {}",
+        if batch_scheduling { "SCHED_BATCH" } else { "the default scheduling policy" }
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .on_thread_start(move || {
+            if batch_scheduling {
+                driver::sys::set_batch_scheduling().unwrap();
+            }
+        })
+        .enable_all()
+        .build()
+        .unwrap();
     let listener = driver::bind_udp("127.0.0.1:0".parse().unwrap()).unwrap();
     let running = runtime.block_on(async {
         let listeners = Listeners { udp: vec![listener], ..Listeners::default() };

@@ -313,6 +313,25 @@ pub fn send_segmented(fd: BorrowedFd<'_>, messages: &[(&[u8], SocketAddr)]) -> i
     }
 }
 
+/// Puts the calling thread under `SCHED_BATCH` (Linux). Woken by a datagram, such a thread
+/// does not preempt the thread running on its CPU: it runs when that one blocks or its
+/// time slice ends, and then finds the datagrams that arrived meanwhile waiting, relayed as
+/// one batch. Where turn shares a core with other work, this trades up to a time slice of
+/// latency for throughput (a relay that preempts its sender at each datagram relays one
+/// datagram per wake-up, with a system call or two each); on an idle core it changes
+/// nothing. The driver does not call it:
+/// the binary does on its runtime threads when asked (`--batch-scheduling`).
+pub fn set_batch_scheduling() -> io::Result<()> {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: sched_setscheduler reads a live sched_param; pid 0 is the calling thread.
+    let r = unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,6 +408,21 @@ mod tests {
             assert_eq!(from, a.local_addr().unwrap());
             assert_eq!(&buf[..n], &expected[..]);
         }
+    }
+
+    #[test]
+    fn batch_scheduling_applies_to_the_calling_thread_only() {
+        let policy = || {
+            // SAFETY: sched_getscheduler takes no pointer; pid 0 is the calling thread.
+            unsafe { libc::sched_getscheduler(0) }
+        };
+        let before = policy();
+        let inside = std::thread::spawn(move || {
+            set_batch_scheduling().unwrap();
+            policy()
+        });
+        assert_eq!(inside.join().unwrap(), libc::SCHED_BATCH);
+        assert_eq!(policy(), before);
     }
 
     #[test]
