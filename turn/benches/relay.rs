@@ -7,7 +7,12 @@
 //! - `loopback/*`: packets through real sockets on 127.0.0.1, in batches of 32 sent and
 //!   then received: client -> turn (UDP listener) -> relay socket -> peer through the driver
 //!   in-process, against the reference of the same client sending straight to the peer.
-//!   Loss (a batch short after a 200 ms wait) is counted and printed, never hidden.
+//!   Loss (a batch short after a 200 ms wait) is counted and printed, never hidden. The
+//!   client's and the peer's sockets get the same 1 MiB kernel buffers as turn's, so the
+//!   reference and the relayed runs use the same sockets, batches and buffers. After the
+//!   criterion groups, the three runs are also taken in turn for a few rounds and each
+//!   one's share of the reference in the same round is printed (median and range), which
+//!   is the comparison that holds on a machine shared with other work.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -121,6 +126,9 @@ fn machine(c: &mut Criterion) {
     let mut frame = Vec::new();
     ChannelData::new(CHANNEL, &payload).unwrap().write(&mut frame, Framing::Datagram);
     let mut out = vec![0u8; PAYLOAD + CLIENT_FRAME_OVERHEAD];
+    // Both paths really relay (checked before measuring, so a filtered run still checks).
+    assert!(server.relay_from_client(now, Transport::Udp, client, listen, &frame).is_some());
+    assert!(server.relay_from_peer(now, relay, peer, &payload, &mut out).is_some());
 
     let mut group = c.benchmark_group("machine");
     group.throughput(Throughput::Elements(1));
@@ -144,7 +152,6 @@ fn machine(c: &mut Criterion) {
         })
     });
     group.finish();
-    assert!(server.stats().client_to_peer_packets > 0 && server.stats().peer_to_client_packets > 0);
 }
 
 /// Packets per batch in the loopback runs.
@@ -179,9 +186,69 @@ fn pump(
     start.elapsed()
 }
 
+/// Rounds of the interleaved comparison.
+const ROUNDS: usize = 12;
+/// Packets per run and round in the interleaved comparison.
+const ROUND_PACKETS: u64 = 8_192;
+
+/// A loopback run: sends `n` packets through `pump`, counting losses.
+type Run<'a> = (&'a str, &'a mut dyn FnMut(u64, &mut u64) -> Duration);
+
+/// Takes the runs in turn, round after round (each round starting with the next run), so
+/// that load from other work on the machine falls on all of them alike, and prints each
+/// one's rate and its share of the first run's rate in the same round: median and range
+/// over the rounds. Criterion's groups measure one run after another, seconds apart, and on
+/// a shared machine their ratio moves with whatever else runs meanwhile.
+fn interleaved(runs: &mut [Run<'_>]) {
+    let mut rates = vec![Vec::with_capacity(ROUNDS); runs.len()];
+    let mut lost = vec![0u64; runs.len()];
+    let count = runs.len();
+    for round in 0..ROUNDS {
+        for k in (0..count).map(|i| (i + round) % count) {
+            let elapsed = (runs[k].1)(ROUND_PACKETS, &mut lost[k]);
+            rates[k].push(ROUND_PACKETS as f64 / elapsed.as_secs_f64());
+        }
+    }
+    let summary = |values: &mut [f64]| {
+        values.sort_by(f64::total_cmp);
+        (values[values.len() / 2], values[0], values[values.len() - 1])
+    };
+    eprintln!("interleaved: {ROUNDS} rounds of {ROUND_PACKETS} packets per run");
+    for (k, (name, _)) in runs.iter().enumerate() {
+        let (median, min, max) = summary(&mut rates[k].clone());
+        let mut share: Vec<f64> = (0..ROUNDS).map(|r| rates[k][r] / rates[0][r] * 100.0).collect();
+        let (s_median, s_min, s_max) = summary(&mut share);
+        eprintln!(
+            "  {name}: {:.0} k/s ({:.0}..{:.0}), {s_median:.0}% of the reference \
+             ({s_min:.0}..{s_max:.0}%), {} lost",
+            median / 1e3,
+            min / 1e3,
+            max / 1e3,
+            lost[k]
+        );
+    }
+}
+
 fn loopback(c: &mut Criterion) {
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    // turn's thread under SCHED_BATCH, as `turn --batch-scheduling` runs it, unless
+    // TURN_BENCH_DEFAULT_SCHEDULING is set. The client and turn share 2 cores with other
+    // work: under the default policy, a turn thread woken on the client's core preempts it
+    // at each datagram and relays them one at a time.
+    let batch_scheduling = std::env::var_os("TURN_BENCH_DEFAULT_SCHEDULING").is_none();
+    eprintln!(
+        "loopback: turn's thread under {}",
+        if batch_scheduling { "SCHED_BATCH" } else { "the default scheduling policy" }
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .on_thread_start(move || {
+            if batch_scheduling {
+                driver::sys::set_batch_scheduling().unwrap();
+            }
+        })
+        .enable_all()
+        .build()
+        .unwrap();
     let listener = driver::bind_udp("127.0.0.1:0".parse().unwrap()).unwrap();
     let running = runtime.block_on(async {
         let listeners = Listeners { udp: vec![listener], ..Listeners::default() };
@@ -193,6 +260,10 @@ fn loopback(c: &mut Criterion) {
     let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
     for s in [&client, &peer] {
         s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        // The same kernel buffers as turn's own sockets, for the reference and the relay.
+        let s = socket2::SockRef::from(s);
+        s.set_recv_buffer_size(driver::sys::SOCKET_BUFFER_BYTES).unwrap();
+        s.set_send_buffer_size(driver::sys::SOCKET_BUFFER_BYTES).unwrap();
     }
     let mut exchange = |request: &[u8]| -> Vec<u8> {
         client.send_to(request, turn_addr).unwrap();
@@ -229,6 +300,19 @@ fn loopback(c: &mut Criterion) {
     });
     eprintln!("loopback peer -> turn -> client: {lost} packets lost");
     group.finish();
+
+    let reference = peer.local_addr().unwrap();
+    interleaved(&mut [
+        ("reference_udp_client_to_peer", &mut |n, lost| {
+            pump(&client, reference, &peer, &payload, n, lost)
+        }),
+        ("turn_client_to_peer_channel_data", &mut |n, lost| {
+            pump(&client, turn_addr, &peer, &frame, n, lost)
+        }),
+        ("turn_peer_to_client_channel_data", &mut |n, lost| {
+            pump(&peer, relayed, &client, &payload, n, lost)
+        }),
+    ]);
     let stats = running.stats();
     eprintln!(
         "turn relayed {} client->peer and {} peer->client packets",

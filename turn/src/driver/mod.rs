@@ -21,8 +21,8 @@
 //! [`TurnServer::relay_bound`]) or closed there, and messages for clients are collected and
 //! sent once the lock is released. Nothing on the relay paths allocates: buffers belong to
 //! the tasks and are reused for every datagram. UDP sockets move up to [`sys::BATCH`]
-//! datagrams per system call (`recvmmsg`, `sendmmsg`), and a batch is relayed under one
-//! lock.
+//! datagrams per system call (`recvmmsg`, and `sendmmsg` or one segmented `sendmsg` for a
+//! run of equal datagrams to one destination), and a batch is relayed under one lock.
 
 pub mod stream;
 pub mod sys;

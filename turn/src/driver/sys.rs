@@ -1,11 +1,15 @@
-//! Socket options and batched UDP I/O (`recvmmsg` / `sendmmsg`, Linux).
+//! Socket options and batched UDP I/O (`recvmmsg` / `sendmmsg`, segmented sends with
+//! `UDP_SEGMENT`, Linux).
 //!
 //! This is the one module of the crate with `unsafe` code: the safe socket crates expose
-//! neither `recvmmsg`/`sendmmsg` nor `IP_MTU_DISCOVER`/`IPV6_DONTFRAG`, so they are called
-//! through `libc` here. Each `unsafe` block is a single system call or a cast of a
-//! `sockaddr_storage` the kernel filled, with the invariant written beside it. Batching
-//! moves up to [`BATCH`] datagrams per system call and lets a task relay a whole batch under
-//! one lock of the machine; `benches/relay.rs` measures the relay path it serves.
+//! neither `recvmmsg`/`sendmmsg`, `UDP_SEGMENT` nor `IP_MTU_DISCOVER`/`IPV6_DONTFRAG`, so
+//! they are called through `libc` here. Each `unsafe` block is a single system call, a cast
+//! of a `sockaddr_storage` the kernel filled, or the writing of one control message into a
+//! buffer of ours, with the invariant written beside it. Batching moves up to [`BATCH`]
+//! datagrams per system call and lets a task relay a whole batch under one lock of the
+//! machine; a run of datagrams of one size to one destination (the usual relayed media
+//! stream) goes as one segmented send, which the kernel routes and builds once and cuts
+//! into datagrams. `benches/relay.rs` measures the relay path these serve.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -202,6 +206,132 @@ pub fn send_batch(fd: BorrowedFd<'_>, messages: &[(&[u8], SocketAddr)]) -> io::R
     usize::try_from(sent).map_err(|_| io::Error::last_os_error())
 }
 
+/// Bytes one segmented send may carry in all: below the 65 507-byte UDP payload limit of
+/// IPv4, which the kernel checks on the whole.
+pub const SEGMENTED_MAX_BYTES: usize = 65_000;
+
+/// Whether the kernel can segment UDP sends (`UDP_SEGMENT`, Linux 4.18): probed once on a
+/// scratch socket, since an older kernel would ignore the control message and send the
+/// whole buffer as one datagram.
+pub fn segmentation_supported() -> bool {
+    static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SUPPORTED.get_or_init(|| {
+        let Ok(socket) = udp_socket(SocketAddr::from(([127, 0, 0, 1], 0))) else {
+            return false;
+        };
+        let value: libc::c_int = 1200;
+        // SAFETY: setsockopt reads a live c_int of the stated length; the descriptor
+        // belongs to `socket` for the duration of the call.
+        let r = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_UDP,
+                libc::UDP_SEGMENT,
+                std::ptr::from_ref(&value).cast::<libc::c_void>(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        r == 0
+    })
+}
+
+/// How many of `messages`, from the first, can leave as one segmented send
+/// ([`send_segmented`]): the same destination, each as long as the first except a shorter
+/// last one, at most [`BATCH`] of them and [`SEGMENTED_MAX_BYTES`] in all. An empty first
+/// message runs alone.
+pub fn segmented_run(messages: &[(&[u8], SocketAddr)]) -> usize {
+    let Some(&(first, to)) = messages.first() else { return 0 };
+    let size = first.len();
+    if size == 0 {
+        return 1;
+    }
+    let mut total = 0;
+    let mut run = 0;
+    for &(data, dest) in messages.iter().take(BATCH) {
+        if dest != to
+            || data.len() > size
+            || data.is_empty()
+            || total + data.len() > SEGMENTED_MAX_BYTES
+        {
+            break;
+        }
+        total += data.len();
+        run += 1;
+        if data.len() < size {
+            break;
+        }
+    }
+    run
+}
+
+/// Sends `messages` (a [`segmented_run`], at least one) from the non-blocking socket `fd` with
+/// one `sendmsg` carrying `UDP_SEGMENT`: the kernel builds one buffer and cuts it into
+/// datagrams of the first message's length, which costs one route lookup and one trip
+/// through the stack instead of one per datagram. All or nothing. Only when
+/// [`segmentation_supported`].
+pub fn send_segmented(fd: BorrowedFd<'_>, messages: &[(&[u8], SocketAddr)]) -> io::Result<()> {
+    let n = messages.len().min(BATCH);
+    let Some(&(first, to)) = messages.first() else { return Ok(()) };
+    let name = SockAddr::from(to);
+    let mut iovecs: [libc::iovec; BATCH] = std::array::from_fn(|i| {
+        let data = messages.get(i).map_or(&[][..], |m| m.0);
+        libc::iovec { iov_base: data.as_ptr().cast_mut().cast(), iov_len: data.len() }
+    });
+    let segment =
+        u16::try_from(first.len()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // Room for one control message with a u16, aligned as a cmsghdr needs (8 bytes).
+    let mut control = [0u64; 4];
+    // SAFETY: CMSG_SPACE only computes a length from its argument.
+    let space = unsafe { libc::CMSG_SPACE(size_of::<u16>() as libc::c_uint) } as usize;
+    debug_assert!(space <= size_of::<[u64; 4]>());
+    // SAFETY: all-zero bytes are a valid msghdr.
+    let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
+    header.msg_name = name.as_ptr().cast_mut().cast();
+    header.msg_namelen = name.len();
+    header.msg_iov = iovecs.as_mut_ptr();
+    header.msg_iovlen = n;
+    header.msg_control = control.as_mut_ptr().cast();
+    header.msg_controllen = space;
+    // SAFETY: the header points at `control`, which is 8-byte aligned and at least `space`
+    // bytes long, so CMSG_FIRSTHDR returns a pointer to its start, with room for a cmsghdr
+    // followed by the u16 written through CMSG_DATA (unaligned write: CMSG_DATA promises
+    // no alignment for the payload).
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&header);
+        (*cmsg).cmsg_level = libc::SOL_UDP;
+        (*cmsg).cmsg_type = libc::UDP_SEGMENT;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as libc::c_uint) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), segment);
+    }
+    // SAFETY: the header points at a live socket address, `n` iovecs over the callers'
+    // slices (only read by the kernel) and the control buffer above; all outlive the call.
+    let sent = unsafe { libc::sendmsg(fd.as_raw_fd(), &header, 0) };
+    if sent < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Puts the calling thread under `SCHED_BATCH` (Linux). Woken by a datagram, such a thread
+/// does not preempt the thread running on its CPU: it runs when that one blocks or its
+/// time slice ends, and then finds the datagrams that arrived meanwhile waiting, relayed as
+/// one batch. Where turn shares a core with other work, this trades up to a time slice of
+/// latency for throughput (a relay that preempts its sender at each datagram relays one
+/// datagram per wake-up, with a system call or two each); on an idle core it changes
+/// nothing. The driver does not call it:
+/// the binary does on its runtime threads when asked (`--batch-scheduling`).
+pub fn set_batch_scheduling() -> io::Result<()> {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: sched_setscheduler reads a live sched_param; pid 0 is the calling thread.
+    let r = unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +364,65 @@ mod tests {
         }
         let err = batch.recv(b.as_fd()).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+    }
+
+    #[test]
+    fn segmented_runs_stop_at_another_destination_size_or_the_byte_limit() {
+        let a: SocketAddr = "127.0.0.1:1000".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:2000".parse().unwrap();
+        let big = [0u8; 1200];
+        let small = [0u8; 100];
+        assert_eq!(segmented_run(&[]), 0);
+        assert_eq!(segmented_run(&[(&big, a), (&big, a), (&big, b)]), 2);
+        // A shorter message ends the run and belongs to it; a longer one does not.
+        assert_eq!(segmented_run(&[(&big, a), (&small, a), (&small, a)]), 2);
+        assert_eq!(segmented_run(&[(&small, a), (&big, a)]), 1);
+        assert_eq!(segmented_run(&[(&[], a), (&[], a)]), 1);
+        let many = vec![(&big[..], a); 40];
+        assert_eq!(segmented_run(&many), BATCH);
+        let huge = [0u8; 9000];
+        let many = vec![(&huge[..], a); BATCH];
+        assert_eq!(segmented_run(&many), SEGMENTED_MAX_BYTES / 9000);
+    }
+
+    #[test]
+    fn segmented_send_arrives_as_separate_datagrams() {
+        if !segmentation_supported() {
+            eprintln!("UDP_SEGMENT not supported by this kernel: nothing to check");
+            return;
+        }
+        let a = udp_socket("127.0.0.1:0".parse().unwrap()).unwrap();
+        a.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+        let a: std::net::UdpSocket = a.into();
+        let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        b.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+        let to = b.local_addr().unwrap();
+        let payloads: Vec<Vec<u8>> =
+            (0..6u8).map(|i| vec![i; if i == 5 { 40 } else { 300 }]).collect();
+        let messages: Vec<(&[u8], SocketAddr)> = payloads.iter().map(|p| (&p[..], to)).collect();
+        assert_eq!(segmented_run(&messages), 6);
+        send_segmented(a.as_fd(), &messages).unwrap();
+        let mut buf = [0u8; 2048];
+        for expected in &payloads {
+            let (n, from) = b.recv_from(&mut buf).unwrap();
+            assert_eq!(from, a.local_addr().unwrap());
+            assert_eq!(&buf[..n], &expected[..]);
+        }
+    }
+
+    #[test]
+    fn batch_scheduling_applies_to_the_calling_thread_only() {
+        let policy = || {
+            // SAFETY: sched_getscheduler takes no pointer; pid 0 is the calling thread.
+            unsafe { libc::sched_getscheduler(0) }
+        };
+        let before = policy();
+        let inside = std::thread::spawn(move || {
+            set_batch_scheduling().unwrap();
+            policy()
+        });
+        assert_eq!(inside.join().unwrap(), libc::SCHED_BATCH);
+        assert_eq!(policy(), before);
     }
 
     #[test]

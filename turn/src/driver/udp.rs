@@ -56,12 +56,42 @@ async fn recv_batch(socket: &UdpSocket, batch: &mut RecvBatch) -> Option<usize> 
     }
 }
 
-/// Sends every message from `socket`, in `sendmmsg` batches, waiting while its buffer is
-/// full. A message the kernel refuses (the first of a batch failing) is skipped.
+/// Sends every message from `socket`, waiting while its buffer is full: runs of datagrams of
+/// one size to one destination (a relayed stream) go as one segmented send
+/// ([`sys::send_segmented`]), the rest in `sendmmsg` batches. A message the kernel refuses
+/// (the first of a batch failing) is skipped; a segmented send the kernel refuses (a route
+/// that cannot segment, a segment above its MTU) is sent again without segmentation.
 async fn send_batched(socket: &UdpSocket, mut messages: &[(&[u8], SocketAddr)]) {
+    let segmentation = sys::segmentation_supported();
+    // Messages to send without segmentation, after a segmented send of them failed.
+    let mut plain = 0;
     while !messages.is_empty() {
-        match socket.try_io(Interest::WRITABLE, || sys::send_batch(socket.as_fd(), messages)) {
-            Ok(sent) => messages = &messages[sent.max(1).min(messages.len())..],
+        let run = if segmentation && plain == 0 { sys::segmented_run(messages) } else { 0 };
+        if run >= 2 {
+            let run_messages = &messages[..run];
+            match socket
+                .try_io(Interest::WRITABLE, || sys::send_segmented(socket.as_fd(), run_messages))
+            {
+                Ok(()) => messages = &messages[run..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if socket.writable().await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    debug!(to = %messages[0].1, error = %e, "segmented UDP send failed");
+                    plain = run;
+                }
+            }
+            continue;
+        }
+        let batch = if plain > 0 { &messages[..plain] } else { messages };
+        match socket.try_io(Interest::WRITABLE, || sys::send_batch(socket.as_fd(), batch)) {
+            Ok(sent) => {
+                let sent = sent.max(1).min(messages.len());
+                plain = plain.saturating_sub(sent);
+                messages = &messages[sent..];
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 if socket.writable().await.is_err() {
                     return;
@@ -69,6 +99,7 @@ async fn send_batched(socket: &UdpSocket, mut messages: &[(&[u8], SocketAddr)]) 
             }
             Err(e) => {
                 debug!(to = %messages[0].1, error = %e, "UDP send failed");
+                plain = plain.saturating_sub(1);
                 messages = &messages[1..];
             }
         }
