@@ -30,7 +30,6 @@ use std::time::{Duration, Instant};
 
 use hyper::StatusCode;
 use serde_json::{json, Map, Value};
-use tokio::sync::OwnedMutexGuard;
 use tracing::{debug, info_span};
 
 use super::http::{json_reply, ApiError, Reply};
@@ -39,6 +38,7 @@ use super::peer::{
     local_parameters, role_for_offer, session_description, session_for, session_not_found,
     setup_of,
 };
+use super::tracks::{gone, lock_session};
 use super::ApiState;
 use crate::datachannel::{ChannelError, ChannelSpec, SessionChannel};
 use crate::directory::{SessionId, SessionInfo};
@@ -101,28 +101,6 @@ fn channel_object(own: SessionId, c: &SessionChannel) -> Value {
         }
     }
     Value::Object(object)
-}
-
-fn busy() -> ApiError {
-    invalid_params(
-        "another negotiation is in progress on this session: wait for it to finish, then retry",
-    )
-}
-
-fn gone() -> ApiError {
-    ApiError::new(StatusCode::GONE, "session_error", "the session has ended")
-}
-
-/// The session, its directory entry and its negotiation, locked without waiting.
-fn lock_session(
-    state: &ApiState,
-    id: &str,
-) -> Result<(SessionId, SessionInfo, OwnedMutexGuard<Negotiation>), ApiError> {
-    let id = id.parse::<SessionId>().map_err(|_| session_not_found())?;
-    let info = state.directory.get(id).ok_or_else(session_not_found)?;
-    let negotiation = state.directory.negotiation(id).ok_or_else(session_not_found)?;
-    let guard = negotiation.try_lock_owned().map_err(|_| busy())?;
-    Ok((id, info, guard))
 }
 
 /// The live data channel section of a description, if any.

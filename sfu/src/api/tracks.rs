@@ -55,7 +55,7 @@ use super::ApiState;
 use crate::directory::{DirectoryError, SessionId, SessionInfo, TrackInfo};
 use crate::negotiation::{AnswerError, Negotiation, PublishedTrack, PulledTrack, Transceiver};
 use crate::sdp::{
-    AnswerOptions, Capabilities, CodecCapability, Direction, MediaAnswer, MediaKind, Msid,
+    AnswerOptions, Capabilities, Codec, CodecCapability, Direction, MediaAnswer, MediaKind, Msid,
     OfferMedia, SendStream, SessionDescription,
 };
 
@@ -169,7 +169,7 @@ pub(super) async fn renegotiate(state: &ApiState, id: &str, body: &[u8]) -> Repl
     }
 }
 
-fn busy() -> ApiError {
+pub(super) fn busy() -> ApiError {
     invalid_params(
         "another negotiation is in progress on this session: wait for it to finish, then retry",
     )
@@ -322,9 +322,18 @@ fn find_track(
 /// The SFU's capabilities that match a publisher's codecs, in the publisher's order: what a
 /// subscriber may be offered.
 fn track_capabilities(caps: &Capabilities, track: &TrackInfo) -> Vec<CodecCapability> {
+    capabilities_of(caps, &track.kind, &track.codecs)
+}
+
+/// The SFU's capabilities matching `codecs` (RTX left out), in their order, each once.
+fn capabilities_of(
+    caps: &Capabilities,
+    kind: &MediaKind,
+    codecs: &[Codec],
+) -> Vec<CodecCapability> {
     let mut out: Vec<CodecCapability> = Vec::new();
-    for codec in track.codecs.iter().filter(|c| !c.is_rtx()) {
-        if let Some(cap) = caps.find_codec(&track.kind, codec) {
+    for codec in codecs.iter().filter(|c| !c.is_rtx()) {
+        if let Some(cap) = caps.find_codec(kind, codec) {
             if !out.contains(cap) {
                 out.push(cap.clone());
             }
@@ -339,15 +348,7 @@ pub(super) fn negotiated_capabilities(
     caps: &Capabilities,
     t: &Transceiver,
 ) -> Vec<CodecCapability> {
-    let mut out: Vec<CodecCapability> = Vec::new();
-    for codec in t.codecs.iter().filter(|c| !c.is_rtx()) {
-        if let Some(cap) = caps.find_codec(&t.kind, codec) {
-            if !out.contains(cap) {
-                out.push(cap.clone());
-            }
-        }
-    }
-    out
+    capabilities_of(caps, &t.kind, &t.codecs)
 }
 
 /// Whether a string can be an msid id (RFC 8830 §2: 1 to 64 token characters, RFC 8866 §9).
@@ -356,17 +357,22 @@ fn is_msid_id(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`{|}~".contains(&b))
 }
 
-/// A new stream for the SFU to send a pulled track on: SSRCs unused in the session (and
-/// not in `taken`), an RTX SSRC for video, msid `<publisher session> <track name>`.
-fn send_stream(draft: &Negotiation, taken: &mut Vec<u32>, track: &TrackInfo) -> SendStream {
+/// A random SSRC unused in the session and not in `taken` (to which it is added).
+fn fresh_ssrc(draft: &Negotiation, taken: &mut Vec<u32>) -> u32 {
     let mut rng = rand::thread_rng();
-    let mut fresh = |taken: &mut Vec<u32>| loop {
+    loop {
         let ssrc: u32 = rng.gen();
         if ssrc != 0 && !taken.contains(&ssrc) && !draft.ssrc_in_use(ssrc) {
             taken.push(ssrc);
-            break ssrc;
+            return ssrc;
         }
-    };
+    }
+}
+
+/// A new stream for the SFU to send a pulled track on: SSRCs unused in the session (and
+/// not in `taken`), an RTX SSRC for video, msid `<publisher session> <track name>`.
+fn send_stream(draft: &Negotiation, taken: &mut Vec<u32>, track: &TrackInfo) -> SendStream {
+    let fresh = |taken: &mut Vec<u32>| fresh_ssrc(draft, taken);
     let ssrc = fresh(taken);
     let rtx_ssrc = (track.kind == MediaKind::Video).then(|| fresh(taken));
     let track_id = if is_msid_id(&track.name) { track.name.clone() } else { track.id.to_string() };
@@ -406,14 +412,7 @@ fn return_stream(
     mid: &str,
     kind: &MediaKind,
 ) -> SendStream {
-    let mut rng = rand::thread_rng();
-    let mut fresh = |taken: &mut Vec<u32>| loop {
-        let ssrc: u32 = rng.gen();
-        if ssrc != 0 && !taken.contains(&ssrc) && !draft.ssrc_in_use(ssrc) {
-            taken.push(ssrc);
-            break ssrc;
-        }
-    };
+    let fresh = |taken: &mut Vec<u32>| fresh_ssrc(draft, taken);
     let ssrc = fresh(taken);
     let rtx_ssrc = (*kind == MediaKind::Video).then(|| fresh(taken));
     let track_id = if is_msid_id(mid) { format!("mid-{mid}") } else { "bidirectional".to_owned() };
