@@ -367,6 +367,35 @@ impl Directory {
         Ok(())
     }
 
+    /// An ICE restart of session `id` (a renegotiation changed the client's credentials):
+    /// checks are routed by the new local ufrag from now on. A machine no worker claimed yet
+    /// restarts here; otherwise returns the owner, which must restart it
+    /// ([`Session::restart_ice`]).
+    pub fn restart_ice(
+        &self,
+        id: SessionId,
+        local: ice::Credentials,
+        remote: ice::Credentials,
+    ) -> Result<Option<usize>, DirectoryError> {
+        let mut inner = self.lock();
+        if inner.by_ufrag.contains_key(local.ufrag()) {
+            return Err(DirectoryError::UfragTaken);
+        }
+        let entry = inner.sessions.get_mut(&id).ok_or(DirectoryError::NotFound)?;
+        let old = entry.credentials.replace(local.clone()).ok_or(DirectoryError::NotFound)?;
+        let owner = entry.owner;
+        if let Some(session) = entry.pending.as_mut() {
+            // Both ufrag and password are new (checked above and by construction), so this
+            // cannot fail; if it did, the machine keeps its old credentials and times out.
+            let _ = session.restart_ice(local.clone(), remote);
+        }
+        // Checks with the old credentials arrive on the selected pair, a 5-tuple the owner
+        // already knows: the old ufrag needs no route.
+        inner.by_ufrag.remove(old.ufrag());
+        inner.by_ufrag.insert(local.ufrag().to_owned(), id);
+        Ok(owner)
+    }
+
     /// What the API shows of a session.
     pub fn get(&self, id: SessionId) -> Option<SessionInfo> {
         let inner = self.lock();
@@ -743,6 +772,61 @@ mod tests {
         }
         // Non-ASCII of the right byte length.
         assert!("é".repeat(16).parse::<SessionId>().is_err());
+    }
+
+    #[test]
+    fn an_ice_restart_routes_checks_by_the_new_ufrag() {
+        let mut rng = StdRng::seed_from_u64(19);
+        let dtls =
+            dtls::DtlsContext::new(dtls::DtlsConfig::new(dtls::Certificate::generate().unwrap()))
+                .unwrap();
+        let directory = Directory::new();
+        let (peer, browser) = peer(&mut rng, &dtls);
+        let old = peer.local_credentials.clone();
+        let id = directory.insert(Instant::now(), Arc::default(), Some(peer)).unwrap();
+        let other = directory.insert(Instant::now(), Arc::default(), None).unwrap();
+
+        // Unclaimed: the machine restarts in the directory, no owner to tell.
+        let new = Credentials::generate(&mut rng);
+        let new_browser = Credentials::generate(&mut rng);
+        assert_eq!(directory.restart_ice(id, new.clone(), new_browser.clone()), Ok(None));
+        let stale = check(&mut rng, &old, &browser);
+        assert!(matches!(directory.route_check(old.ufrag(), &stale, 0), CheckRoute::UnknownUfrag));
+        let fresh = check(&mut rng, &new, &new_browser);
+        match directory.route_check(new.ufrag(), &fresh, 1) {
+            CheckRoute::Claimed { id: claimed, mut session, .. } => {
+                assert_eq!(claimed, id);
+                // The machine itself answers a check under the new credentials.
+                let mut datagram = fresh.clone();
+                let sfu_side = "127.0.0.1:3480".parse().unwrap();
+                let browser_side = "127.0.0.1:5000".parse().unwrap();
+                let _ =
+                    session.handle_receive(Instant::now(), sfu_side, browser_side, &mut datagram);
+                let answer = session.poll_transmit().expect("a Binding response");
+                let response = stun::Message::parse(&answer.datagram).unwrap();
+                assert_eq!(response.class(), stun::Class::SuccessResponse);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Claimed: the owner is named; a ufrag in use, or a session without a
+        // PeerConnection, is refused.
+        let newer = Credentials::generate(&mut rng);
+        assert_eq!(directory.restart_ice(id, newer.clone(), browser.clone()), Ok(Some(1)));
+        assert_eq!(
+            directory.restart_ice(id, newer.clone(), browser.clone()),
+            Err(DirectoryError::UfragTaken)
+        );
+        let unused = Credentials::generate(&mut rng);
+        assert_eq!(
+            directory.restart_ice(other, unused, browser.clone()),
+            Err(DirectoryError::NotFound)
+        );
+        assert!(directory.remove(id));
+        let check_newer = check(&mut rng, &newer, &browser);
+        assert!(matches!(
+            directory.route_check(newer.ufrag(), &check_newer, 0),
+            CheckRoute::UnknownUfrag
+        ));
     }
 
     #[test]

@@ -214,6 +214,15 @@ impl Negotiation {
         self.local = Some(local);
     }
 
+    /// Replaces our ICE credentials (an ICE restart, RFC 8445 §9): the next description
+    /// carries them.
+    pub fn set_ice_credentials(&mut self, ufrag: &str, pwd: &str) {
+        if let Some(local) = &mut self.local {
+            local.ice_ufrag = ufrag.to_owned();
+            local.ice_pwd = pwd.to_owned();
+        }
+    }
+
     /// Records our DTLS role once the PeerConnection exists, so later answers keep it
     /// (RFC 8842): `Passive` as DTLS server, `Active` as client.
     pub fn set_dtls_role(&mut self, role: Setup) {

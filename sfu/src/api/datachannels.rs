@@ -34,18 +34,17 @@ use tracing::{debug, info_span};
 
 use super::http::{json_reply, ApiError, Reply};
 use super::peer::{
-    attach, credentials_of, decoding_error, internal, invalid_params, json_object,
-    local_parameters, role_for_offer, session_description, session_for, session_not_found,
-    setup_of,
+    apply_ice_restart, attach, credentials_of, decoding_error, ice_restart_for, internal,
+    invalid_params, json_object, local_parameters, role_for_offer, session_description,
+    session_for, session_not_found, setup_of,
 };
-use super::tracks::{gone, lock_session};
+use super::tracks::{gone, keep_sending, lock_session};
 use super::ApiState;
 use crate::datachannel::{ChannelError, ChannelSpec, SessionChannel};
 use crate::directory::{SessionId, SessionInfo};
 use crate::negotiation::{Negotiation, Transceiver};
 use crate::sdp::{
-    AnswerOptions, Capabilities, CodecCapability, MediaAnswer, MediaKind, OfferMedia,
-    SessionDescription, Setup,
+    AnswerOptions, Capabilities, CodecCapability, MediaKind, OfferMedia, SessionDescription, Setup,
 };
 
 /// Most entries in one `datachannels/new` or `datachannels/close` call.
@@ -186,10 +185,13 @@ async fn answer_offer(
     for t in draft.transceivers() {
         if let (Some(stream), true) = (&t.send, t.direction.sends()) {
             options = options
-                .with(t.mid.clone(), MediaAnswer::send(stream.clone()))
+                .with(t.mid.clone(), keep_sending(t, stream))
                 .with_codecs(t.mid.clone(), negotiated_capabilities(&caps, t));
         }
     }
+    // New ICE credentials in the offer on a live PeerConnection: an ICE restart.
+    let restart =
+        if info.has_peer_connection { ice_restart_for(&mut draft, &offer)? } else { None };
     let answer = draft
         .prepare_answer(&offer, &options)
         .map_err(|e| decoding_error(format!("cannot answer the offer: {e}")))?;
@@ -198,6 +200,9 @@ async fn answer_offer(
             "the SFU cannot accept the offer's data channel section (it must be in the BUNDLE \
              group with the media, or come first)",
         ));
+    }
+    if let Some(restart) = restart {
+        apply_ice_restart(state, id, restart).await?;
     }
     if !info.has_peer_connection {
         let credentials = credentials_of(

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use super::http::ApiError;
 use super::ApiState;
 use crate::directory::{DirectoryError, PeerConnection, SessionId};
+use crate::negotiation::Negotiation;
 use crate::sdp::{LocalParameters, MediaDescription, SessionDescription, Setup};
 use crate::session::{Session, SessionError, SessionParams, SessionStats};
 
@@ -205,6 +206,64 @@ pub(super) async fn attach(
             state.notifier.session_added(id, now).await;
             Ok(())
         }
+        Err(DirectoryError::NotFound) => Err(ApiError::new(
+            StatusCode::GONE,
+            "session_error",
+            "the session ended while negotiating",
+        )),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+/// An ICE restart a client's offer asks for (RFC 8445 §9, RFC 8839 §4.4.1.1.1): our new
+/// credentials, already in the draft so the answer carries them, and the client's.
+#[derive(Debug)]
+pub(super) struct IceRestart {
+    local: ice::Credentials,
+    remote: ice::Credentials,
+}
+
+/// Whether `offer`, a new offer on a session that has a PeerConnection, restarts ICE: its
+/// ufrag or password differ from the current remote description's. If so, new local
+/// credentials go into `draft`.
+pub(super) fn ice_restart_for(
+    draft: &mut Negotiation,
+    offer: &SessionDescription,
+) -> Result<Option<IceRestart>, ApiError> {
+    let current = draft.remote_description().and_then(|d| {
+        let media = transport_media(d)?;
+        d.ice_credentials(media).map(|c| (c.ufrag.to_owned(), c.pwd.to_owned()))
+    });
+    let Some((ufrag, pwd)) = current else { return Ok(None) };
+    let media = transport_media(offer)
+        .ok_or_else(|| decoding_error("the offer has no usable m= section"))?;
+    let offered = offer
+        .ice_credentials(media)
+        .ok_or_else(|| decoding_error("the offer has no a=ice-ufrag/a=ice-pwd"))?;
+    if offered.ufrag == ufrag && offered.pwd == pwd {
+        return Ok(None);
+    }
+    let remote = ice::Credentials::new(offered.ufrag, offered.pwd)
+        .map_err(|e| decoding_error(format!("the offer's ICE credentials are invalid: {e}")))?;
+    let local = ice::Credentials::generate(&mut rand::thread_rng());
+    draft.set_ice_credentials(local.ufrag(), local.pwd());
+    Ok(Some(IceRestart { local, remote }))
+}
+
+/// Carries out an ICE restart on the session's machine: in the directory (new ufrag route,
+/// and the machine if unclaimed) and through its owner's queue. Call it once the answer is
+/// written and before the negotiation is committed: on error nothing changed.
+pub(super) async fn apply_ice_restart(
+    state: &ApiState,
+    id: SessionId,
+    restart: IceRestart,
+) -> Result<(), ApiError> {
+    match state.directory.restart_ice(id, restart.local.clone(), restart.remote.clone()) {
+        Ok(Some(owner)) => {
+            state.notifier.ice_restart(owner, id, restart.local, restart.remote).await;
+            Ok(())
+        }
+        Ok(None) => Ok(()),
         Err(DirectoryError::NotFound) => Err(ApiError::new(
             StatusCode::GONE,
             "session_error",

@@ -39,7 +39,10 @@ use serde_json::{json, Map, Value};
 use tracing::{debug, info_span};
 
 use super::http::{json_reply, ApiError, Reply};
-use super::peer::{decoding_error, invalid_params, json_object, session_description};
+use super::peer::{
+    apply_ice_restart, decoding_error, ice_restart_for, invalid_params, json_object,
+    session_description,
+};
 use super::tracks::{
     gone, keep_sending, lock_session, negotiated_capabilities, MAX_TRACKS_PER_CALL,
 };
@@ -187,7 +190,12 @@ async fn close_inner(state: &ApiState, id: &str, body: &[u8]) -> Result<Value, A
             json!({ "requiresImmediateRenegotiation": false, "tracks": results })
         }
         Some(offer) => {
+            // New ICE credentials in the offer: an ICE restart along with the close.
+            let restart = ice_restart_for(&mut draft, &offer)?;
             let answer = answer_without(&draft, &offer, &closing)?;
+            if let Some(restart) = restart {
+                apply_ice_restart(state, id, restart).await?;
+            }
             for mid in &closing {
                 clear_mid(state, id, &mut draft, mid);
             }

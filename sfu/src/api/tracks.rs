@@ -47,9 +47,9 @@ use tracing::{debug, info_span};
 
 use super::http::{json_reply, ApiError, Reply};
 use super::peer::{
-    attach, credentials_of, decoding_error, internal, invalid_params, json_object,
-    local_parameters, role_for_answer, role_for_offer, session_description, session_for,
-    session_not_found, setup_of,
+    apply_ice_restart, attach, credentials_of, decoding_error, ice_restart_for, internal,
+    invalid_params, json_object, local_parameters, role_for_answer, role_for_offer,
+    session_description, session_for, session_not_found, setup_of,
 };
 use super::ApiState;
 use crate::directory::{DirectoryError, SessionId, SessionInfo, TrackInfo};
@@ -719,9 +719,15 @@ async fn answer_offer(
                 .with_codecs(t.mid.clone(), codecs.clone());
         }
     }
+    // New ICE credentials in the offer on a live PeerConnection: an ICE restart.
+    let restart =
+        if info.has_peer_connection { ice_restart_for(&mut draft, &offer)? } else { None };
     let answer = draft
         .prepare_answer(&offer, &options)
         .map_err(|e| decoding_error(format!("cannot answer the offer: {e}")))?;
+    if let Some(restart) = restart {
+        apply_ice_restart(state, id, restart).await?;
+    }
 
     if !info.has_peer_connection {
         let credentials = credentials_of(

@@ -556,6 +556,18 @@ impl Session {
         self.send(now, packet, true)
     }
 
+    /// ICE restart (RFC 8445 §9) after a renegotiation changed the client's ICE credentials:
+    /// `local` are our new ones, `remote` the client's. Media keeps flowing on the selected
+    /// pair until the client nominates a pair under the new credentials; DTLS and SRTP go on
+    /// unchanged.
+    pub fn restart_ice(
+        &mut self,
+        local: ice::Credentials,
+        remote: ice::Credentials,
+    ) -> Result<(), ice::Error> {
+        self.ice.restart(local, Some(remote))
+    }
+
     /// Ends the session from our side: an established DTLS association sends close_notify
     /// (drain [`Session::poll_transmit`]), a handshake in progress just stops. The state
     /// becomes [`ConnectionState::Closed`]; no event follows.

@@ -145,6 +145,15 @@ pub enum Command {
     ChannelMessage(ForwardedMessage),
     /// Tracks, subscriptions or owners changed in the directory: read the routes again.
     RoutesChanged,
+    /// ICE restart of a session this worker owns (see [`Session::restart_ice`]).
+    IceRestart {
+        /// The session.
+        id: SessionId,
+        /// Our new credentials.
+        local: ice::Credentials,
+        /// The client's new credentials.
+        remote: ice::Credentials,
+    },
     /// Stop the worker.
     Shutdown,
 }
@@ -202,6 +211,20 @@ impl Notifier {
 }
 
 impl Notifier {
+    /// Tells the owner of session `id` to restart its ICE agent.
+    pub async fn ice_restart(
+        &self,
+        worker: usize,
+        id: SessionId,
+        local: ice::Credentials,
+        remote: ice::Credentials,
+    ) {
+        if let Some(sender) = self.senders.get(worker) {
+            // Fails only when the worker has stopped (shutdown).
+            let _ = sender.send(Command::IceRestart { id, local, remote }).await;
+        }
+    }
+
     /// Wakes every worker to read its media routes again (after a negotiation changed
     /// tracks or subscriptions). Never waits: a worker with a full queue reads them at its
     /// next wake-up anyway, since the directory's generation moved.
@@ -691,6 +714,15 @@ impl Worker {
                 self.refresh_routes(now).await;
                 self.channels.on_forwarded(now, message, &mut Slots(&mut self.sessions));
                 self.process_channels(now).await;
+            }
+            Command::IceRestart { id, local, remote } => {
+                let now = Instant::now();
+                let Some(slot) = self.sessions.get_mut(&id) else { return };
+                let restarted = slot.span.in_scope(|| slot.session.restart_ice(local, remote));
+                if let Err(e) = restarted {
+                    warn!(%id, error = %e, "ICE restart refused");
+                }
+                self.after_input(now, id, now).await;
             }
             Command::RoutesChanged | Command::Shutdown => {}
         }
