@@ -55,6 +55,7 @@ fn send_all(dtls: &mut Dtls, socket: &UdpSocket) -> usize {
     let mut n = 0;
     while let Some(datagram) = dtls.poll_transmit() {
         socket.send(&datagram).unwrap();
+        dtls.recycle(datagram);
         n += 1;
     }
     n
@@ -74,6 +75,7 @@ fn receive(peer: &mut Peer, buf: &mut [u8], now: Instant) -> usize {
                 while let Some(event) = peer.dtls.poll_event() {
                     if let DtlsEvent::ApplicationData(packet) = event {
                         sctp.handle_receive(now, &packet).expect("valid SCTP packet");
+                        peer.dtls.recycle(packet);
                     }
                 }
             }
@@ -187,6 +189,7 @@ fn dtls_only(record: usize, total: usize) -> f64 {
         while let Some(event) = b.dtls.poll_event() {
             if let DtlsEvent::ApplicationData(data) = event {
                 received += data.len();
+                b.dtls.recycle(data);
             }
         }
     }
