@@ -60,7 +60,12 @@ fn set_udp_segment(socket: &UdpSocket, size: usize) {
             len,
         )
     };
-    assert_eq!(r, 0, "UDP_SEGMENT: {}", std::io::Error::last_os_error());
+    assert_eq!(
+        r,
+        0,
+        "UDP_SEGMENT (Linux 4.18) failed: {}; SCTP_BENCH_GSO=0 runs without it",
+        std::io::Error::last_os_error()
+    );
 }
 
 /// Gathers a run of equal-sized datagrams (a shorter one may end it) and sends it with one
