@@ -232,6 +232,14 @@ impl Dtls {
         Some(datagram)
     }
 
+    /// Hands back a buffer this connection returned (a datagram from
+    /// [`poll_transmit`](Dtls::poll_transmit) once sent, the data of an
+    /// [`Event::ApplicationData`] once processed), so that later datagrams and records reuse
+    /// its allocation instead of allocating. Optional; a bounded number is kept.
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        self.stream.stream_mut().get_mut().recycle(buf);
+    }
+
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
@@ -431,7 +439,8 @@ impl Dtls {
             match self.stream.stream_mut().ssl_read(&mut self.read_buf) {
                 Ok(0) => break,
                 Ok(n) => {
-                    let data = self.read_buf.get(..n).unwrap_or_default().to_vec();
+                    let mut data = self.stream.stream_mut().get_mut().take_buffer();
+                    data.extend_from_slice(self.read_buf.get(..n).unwrap_or_default());
                     self.events.push_back(Event::ApplicationData(data));
                 }
                 Err(e) => {

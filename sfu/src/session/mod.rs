@@ -864,6 +864,8 @@ impl Session {
                 // RFC 8261: each record is one SCTP packet.
                 if let (Some(dtls), None) = (&mut self.dtls, self.ended) {
                     self.channels.handle_packet(now, &data, dtls, &self.stats, &mut self.events);
+                    // The next record reuses the buffer.
+                    dtls.recycle(data);
                 }
             }
             dtls::Event::Closed => {
