@@ -6,15 +6,21 @@
 //!   a plain copy of the same 1204 bytes as the reference.
 //! - `loopback/*`: packets through real sockets on 127.0.0.1, in batches of 32 sent and
 //!   then received: client -> turn (UDP listener) -> relay socket -> peer through the driver
-//!   in-process, against the reference of the same client sending straight to the peer.
+//!   in-process, against two references: a raw UDP echo (a thread that sends every datagram
+//!   it receives back to its sender with plain `recv_from`/`send_to`, under the same
+//!   scheduling policy as turn's thread), which has the same hops as the relay (two sends,
+//!   two receives, one process in the middle); and the stricter plain hop of the same
+//!   client sending straight to the peer (one send, one receive).
 //!   Loss (a batch short after a 200 ms wait) is counted and printed, never hidden. The
 //!   client's and the peer's sockets get the same 1 MiB kernel buffers as turn's, so the
 //!   reference and the relayed runs use the same sockets, batches and buffers. After the
 //!   criterion groups, the three runs are also taken in turn for a few rounds and each
-//!   one's share of the reference in the same round is printed (median and range), which
+//!   one's share of each reference in the same round is printed (median and range), which
 //!   is the comparison that holds on a machine shared with other work.
 
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -186,6 +192,35 @@ fn pump(
     start.elapsed()
 }
 
+/// A raw UDP echo on 127.0.0.1: a thread that sends every datagram back to its sender
+/// with plain `recv_from` and `send_to`, on a socket with turn's kernel buffers and under
+/// the same scheduling policy as turn's thread. Returns its address, and a flag that stops
+/// it (within 50 ms) when set.
+fn spawn_echo(
+    batch_scheduling: bool,
+) -> (SocketAddr, Arc<AtomicBool>, std::thread::JoinHandle<()>) {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let s = socket2::SockRef::from(&socket);
+    s.set_recv_buffer_size(driver::sys::SOCKET_BUFFER_BYTES).unwrap();
+    s.set_send_buffer_size(driver::sys::SOCKET_BUFFER_BYTES).unwrap();
+    let addr = socket.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
+    let thread = std::thread::spawn(move || {
+        if batch_scheduling {
+            driver::sys::set_batch_scheduling().unwrap();
+        }
+        let mut buf = vec![0u8; 2048];
+        while !stopped.load(Ordering::Relaxed) {
+            if let Ok((n, from)) = socket.recv_from(&mut buf) {
+                let _ = socket.send_to(&buf[..n], from);
+            }
+        }
+    });
+    (addr, stop, thread)
+}
+
 /// Rounds of the interleaved comparison.
 const ROUNDS: usize = 12;
 /// Packets per run and round in the interleaved comparison.
@@ -196,10 +231,11 @@ type Run<'a> = (&'a str, &'a mut dyn FnMut(u64, &mut u64) -> Duration);
 
 /// Takes the runs in turn, round after round (each round starting with the next run), so
 /// that load from other work on the machine falls on all of them alike, and prints each
-/// one's rate and its share of the first run's rate in the same round: median and range
-/// over the rounds. Criterion's groups measure one run after another, seconds apart, and on
-/// a shared machine their ratio moves with whatever else runs meanwhile.
-fn interleaved(runs: &mut [Run<'_>]) {
+/// one's rate and its share of each of the first `references` runs' rates in the same
+/// round: median and range over the rounds. Criterion's groups measure one run after
+/// another, seconds apart, and on a shared machine their ratio moves with whatever else
+/// runs meanwhile.
+fn interleaved(runs: &mut [Run<'_>], references: usize) {
     let mut rates = vec![Vec::with_capacity(ROUNDS); runs.len()];
     let mut lost = vec![0u64; runs.len()];
     let count = runs.len();
@@ -216,16 +252,19 @@ fn interleaved(runs: &mut [Run<'_>]) {
     eprintln!("interleaved: {ROUNDS} rounds of {ROUND_PACKETS} packets per run");
     for (k, (name, _)) in runs.iter().enumerate() {
         let (median, min, max) = summary(&mut rates[k].clone());
-        let mut share: Vec<f64> = (0..ROUNDS).map(|r| rates[k][r] / rates[0][r] * 100.0).collect();
-        let (s_median, s_min, s_max) = summary(&mut share);
         eprintln!(
-            "  {name}: {:.0} k/s ({:.0}..{:.0}), {s_median:.0}% of the reference \
-             ({s_min:.0}..{s_max:.0}%), {} lost",
+            "  {name}: {:.0} k/s ({:.0}..{:.0}), {} lost",
             median / 1e3,
             min / 1e3,
             max / 1e3,
             lost[k]
         );
+        for reference in (0..references).filter(|&r| r != k) {
+            let mut share: Vec<f64> =
+                (0..ROUNDS).map(|r| rates[k][r] / rates[reference][r] * 100.0).collect();
+            let (s_median, s_min, s_max) = summary(&mut share);
+            eprintln!("    {s_median:.0}% of {} ({s_min:.0}..{s_max:.0}%)", runs[reference].0);
+        }
     }
 }
 
@@ -278,11 +317,18 @@ fn loopback(c: &mut Criterion) {
     let mut frame = Vec::new();
     ChannelData::new(CHANNEL, &payload).unwrap().write(&mut frame, Framing::Datagram);
 
+    let (echo, stop_echo, echo_thread) = spawn_echo(batch_scheduling);
+
     let mut group = c.benchmark_group("loopback");
     group.throughput(Throughput::Elements(1));
     group.measurement_time(Duration::from_secs(3));
     group.sample_size(10);
     let mut lost = 0;
+    group.bench_function(BenchmarkId::new("reference_udp_echo", PAYLOAD), |b| {
+        b.iter_custom(|iters| pump(&client, echo, &client, &payload, iters, &mut lost))
+    });
+    eprintln!("loopback echo reference: {lost} packets lost");
+    lost = 0;
     group.bench_function(BenchmarkId::new("reference_udp_client_to_peer", PAYLOAD), |b| {
         b.iter_custom(|iters| {
             pump(&client, peer.local_addr().unwrap(), &peer, &payload, iters, &mut lost)
@@ -302,17 +348,23 @@ fn loopback(c: &mut Criterion) {
     group.finish();
 
     let reference = peer.local_addr().unwrap();
-    interleaved(&mut [
-        ("reference_udp_client_to_peer", &mut |n, lost| {
-            pump(&client, reference, &peer, &payload, n, lost)
-        }),
-        ("turn_client_to_peer_channel_data", &mut |n, lost| {
-            pump(&client, turn_addr, &peer, &frame, n, lost)
-        }),
-        ("turn_peer_to_client_channel_data", &mut |n, lost| {
-            pump(&peer, relayed, &client, &payload, n, lost)
-        }),
-    ]);
+    interleaved(
+        &mut [
+            ("reference_udp_echo", &mut |n, lost| pump(&client, echo, &client, &payload, n, lost)),
+            ("reference_udp_client_to_peer", &mut |n, lost| {
+                pump(&client, reference, &peer, &payload, n, lost)
+            }),
+            ("turn_client_to_peer_channel_data", &mut |n, lost| {
+                pump(&client, turn_addr, &peer, &frame, n, lost)
+            }),
+            ("turn_peer_to_client_channel_data", &mut |n, lost| {
+                pump(&peer, relayed, &client, &payload, n, lost)
+            }),
+        ],
+        2,
+    );
+    stop_echo.store(true, Ordering::Relaxed);
+    echo_thread.join().unwrap();
     let stats = running.stats();
     eprintln!(
         "turn relayed {} client->peer and {} peer->client packets",
