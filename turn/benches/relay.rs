@@ -269,11 +269,10 @@ fn interleaved(runs: &mut [Run<'_>], references: usize) {
 }
 
 fn loopback(c: &mut Criterion) {
-    // turn's thread under SCHED_BATCH, as `turn --batch-scheduling` runs it, unless
-    // TURN_BENCH_DEFAULT_SCHEDULING is set. The client and turn share 2 cores with other
-    // work: under the default policy, a turn thread woken on the client's core preempts it
-    // at each datagram and relays them one at a time.
-    let batch_scheduling = std::env::var_os("TURN_BENCH_DEFAULT_SCHEDULING").is_none();
+    // turn's thread (and the echo's) under the default scheduling policy, as `turn` runs by
+    // default, or under SCHED_BATCH, as `turn --batch-scheduling` runs it, when
+    // TURN_BENCH_BATCH_SCHEDULING is set.
+    let batch_scheduling = std::env::var_os("TURN_BENCH_BATCH_SCHEDULING").is_some();
     eprintln!(
         "loopback: turn's thread under {}",
         if batch_scheduling { "SCHED_BATCH" } else { "the default scheduling policy" }
