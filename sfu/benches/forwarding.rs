@@ -105,7 +105,8 @@ fn setup(subscribers: usize) -> (Router, HashMap<SessionId, Session>, std::time:
             cname: "c".into(),
             msid: Msid::new("s", "t"),
         });
-        pulled.pulled = Some(PulledTrack { session: PUB, name: "cam".into(), id: TRACK });
+        pulled.pulled =
+            Some(PulledTrack { session: PUB, name: "cam".into(), id: TRACK, simulcast: None });
         routes.sessions.push((id, Arc::new(SessionMedia { transceivers: vec![pulled] })));
         routes.tracks[0].subscribers.push(SubscriberRoute {
             session: id,

@@ -898,7 +898,7 @@ mod tests {
         }
         if let Some((session, id)) = pull {
             t.direction = crate::sdp::Direction::SendOnly;
-            t.pulled = Some(PulledTrack { session, name: "cam".into(), id });
+            t.pulled = Some(PulledTrack { session, name: "cam".into(), id, simulcast: None });
         }
         t
     }

@@ -55,6 +55,7 @@
 //! ```
 
 use crate::directory::{SessionId, TrackId};
+use crate::router::layers::SimulcastPreference;
 use crate::sdp::{
     create_answer, create_offer, AnswerOptions, Codec, Direction, LocalParameters, MediaKind,
     NegotiationError, OfferMedia, OfferOptions, SendStream, SessionDescription, Setup,
@@ -78,6 +79,8 @@ pub struct PulledTrack {
     pub name: String,
     /// Its id in the directory.
     pub id: TrackId,
+    /// Which simulcast layer to send, when the track has several.
+    pub simulcast: Option<SimulcastPreference>,
 }
 
 /// A media source the client announced with `a=ssrc`, and its RTX source from an `FID`

@@ -108,7 +108,8 @@ fn routes(subscriber_rtx: bool, publisher_nack: bool) -> MediaRoutes {
         cname: "subscriber-cname".into(),
         msid: Msid::new("s", "t"),
     });
-    pulled.pulled = Some(PulledTrack { session: PUB, name: "cam".into(), id: TRACK });
+    pulled.pulled =
+        Some(PulledTrack { session: PUB, name: "cam".into(), id: TRACK, simulcast: None });
     let mut audio = Transceiver::new("1", MediaKind::Audio);
     audio.direction = Direction::SendOnly;
     opus.payload_type = SUB_OPUS;
@@ -119,7 +120,8 @@ fn routes(subscriber_rtx: bool, publisher_nack: bool) -> MediaRoutes {
         cname: "subscriber-cname".into(),
         msid: Msid::new("s", "a"),
     });
-    audio.pulled = Some(PulledTrack { session: PUB, name: "mic".into(), id: AUDIO_TRACK });
+    audio.pulled =
+        Some(PulledTrack { session: PUB, name: "mic".into(), id: AUDIO_TRACK, simulcast: None });
     let subscriber = Arc::new(SessionMedia { transceivers: vec![pulled, audio] });
     MediaRoutes {
         generation: 1,

@@ -147,14 +147,18 @@ fn track_objects(
         }));
     }
     let Some(pulled) = t.pulled.as_ref() else { return out };
-    out.push(json!({
+    let mut remote = json!({
         "location": "remote",
         "sessionId": pulled.session.to_string(),
         "trackName": pulled.name,
         "mid": t.mid,
         "kind": t.kind.as_str(),
         "status": status(t.direction.sends(), state.directory.track_exists(pulled.id)),
-    }));
+    });
+    if let (Some(simulcast), Some(object)) = (&pulled.simulcast, remote.as_object_mut()) {
+        object.insert("simulcast".into(), simulcast.to_json());
+    }
+    out.push(remote);
     out
 }
 

@@ -27,9 +27,10 @@
 //! first packet), so the decoder sees one stream; a keyframe is requested from the new
 //! publisher. The new track must be of the same kind and share a codec with what the mid
 //! negotiated. Per-item errors: `update_track_error` (the mid pulls nothing, kind or codecs
-//! do not fit), `not_found_track_error` (no such track). A `simulcast` object is accepted
-//! and validated; layer selection follows the publisher's single forwarded source (see
-//! the router).
+//! do not fit), `not_found_track_error` (no such track). A `simulcast` object
+//! (`{preferredRid, priorityOrdering, ridNotAvailable}`) changes which layer of a simulcast
+//! track the mid carries, with the same track or a new one; without it, the same track
+//! keeps its choice (see [`crate::router::layers`]).
 //!
 //! Both are negotiations: while another one holds the session, or while an SFU offer waits
 //! for its answer, they are refused with 406 `invalid_params`.
@@ -49,6 +50,7 @@ use super::tracks::{
 use super::ApiState;
 use crate::directory::SessionId;
 use crate::negotiation::{Negotiation, PulledTrack};
+use crate::router::layers::SimulcastPreference;
 use crate::sdp::{AnswerOptions, Direction, OfferMedia, SessionDescription};
 
 /// `PUT sessions/{id}/tracks/close`. See the module documentation.
@@ -270,33 +272,10 @@ fn answer_without(
         .map_err(|e| decoding_error(format!("cannot answer the offer: {e}")))
 }
 
-/// A `simulcast` object of `tracks/update`: `{preferredRid?, priorityOrdering?,
-/// ridNotAvailable?}` or the older `{preferredRid?, fallbackStrategy?}`, strings only.
-fn check_simulcast(item: &Map<String, Value>, i: usize) -> Result<(), ApiError> {
-    match item.get("simulcast") {
-        None | Some(Value::Null) => Ok(()),
-        Some(Value::Object(s)) => {
-            for (key, value) in s {
-                let known = matches!(
-                    key.as_str(),
-                    "preferredRid" | "priorityOrdering" | "ridNotAvailable" | "fallbackStrategy"
-                );
-                if known && !value.is_string() && !value.is_null() {
-                    return Err(decoding_error(format!(
-                        "tracks[{i}].simulcast.{key} must be a string"
-                    )));
-                }
-            }
-            Ok(())
-        }
-        Some(_) => Err(decoding_error(format!("tracks[{i}].simulcast must be an object"))),
-    }
-}
-
 async fn update_inner(state: &ApiState, id: &str, body: &[u8]) -> Result<Value, ApiError> {
     let object = json_object(body)?;
     let items = track_items(&object)?;
-    // (mid, sessionId, trackName)
+    // (mid, sessionId, trackName, simulcast)
     let mut requests = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         match item.get("location").and_then(Value::as_str) {
@@ -307,11 +286,13 @@ async fn update_inner(state: &ApiState, id: &str, body: &[u8]) -> Result<Value, 
                 )))
             }
         }
-        check_simulcast(item, i)?;
+        let simulcast = SimulcastPreference::from_json(item.get("simulcast"))
+            .map_err(|why| decoding_error(format!("tracks[{i}].{why}")))?;
         requests.push((
             string_field(item, i, "mid")?,
             string_field(item, i, "sessionId")?,
             string_field(item, i, "trackName")?,
+            simulcast,
         ));
     }
 
@@ -327,7 +308,7 @@ async fn update_inner(state: &ApiState, id: &str, body: &[u8]) -> Result<Value, 
     let mut results = Vec::with_capacity(requests.len());
     let mut changed = 0usize;
     let mut seen: Vec<String> = Vec::new();
-    for (mid, session, name) in &requests {
+    for (mid, session, name, simulcast) in &requests {
         let fields =
             [("location", &location), ("mid", mid), ("sessionId", session), ("trackName", name)];
         let outcome = (|| {
@@ -381,7 +362,14 @@ async fn update_inner(state: &ApiState, id: &str, body: &[u8]) -> Result<Value, 
                     ),
                 ));
             }
-            let pulled = PulledTrack { session: publisher, name: name.clone(), id: track.id };
+            // The same track without a `simulcast` object keeps the layer choice it had.
+            let simulcast = match (simulcast, &t.pulled) {
+                (Some(s), _) => Some(s.clone()),
+                (None, Some(p)) if p.id == track.id => p.simulcast.clone(),
+                (None, _) => None,
+            };
+            let pulled =
+                PulledTrack { session: publisher, name: name.clone(), id: track.id, simulcast };
             if let Some(t) = draft.transceiver_mut(mid) {
                 if t.pulled.as_ref() != Some(&pulled) {
                     t.pulled = Some(pulled);

@@ -54,6 +54,7 @@ use super::peer::{
 use super::ApiState;
 use crate::directory::{DirectoryError, SessionId, SessionInfo, TrackInfo};
 use crate::negotiation::{AnswerError, Negotiation, PublishedTrack, PulledTrack, Transceiver};
+use crate::router::layers::SimulcastPreference;
 use crate::sdp::{
     AnswerOptions, Capabilities, Codec, CodecCapability, Direction, MediaAnswer, MediaKind, Msid,
     OfferMedia, SendStream, SessionDescription,
@@ -89,6 +90,8 @@ struct TrackRequest {
     kind: Option<String>,
     /// `bidirectionalMediaStream`: the transceiver both sends and receives.
     bidirectional: bool,
+    /// `simulcast`: which layer of a simulcast track to pull.
+    simulcast: Option<SimulcastPreference>,
 }
 
 /// The body of `tracks/new`.
@@ -242,6 +245,8 @@ fn parse_request(body: &[u8]) -> Result<TracksRequest, ApiError> {
             session_id: string("sessionId")?,
             kind: string("kind")?,
             bidirectional,
+            simulcast: SimulcastPreference::from_json(item.get("simulcast"))
+                .map_err(|why| decoding_error(format!("tracks[{i}].{why}")))?,
         });
     }
     if tracks.iter().any(|t| t.location == Location::Local)
@@ -385,12 +390,21 @@ fn send_stream(draft: &Negotiation, taken: &mut Vec<u32>, track: &TrackInfo) -> 
 }
 
 /// A pull in a client offer or an SFU offer: the transceiver that will carry `track`.
-fn pull_transceiver(mid: &str, track: &TrackInfo, stream: SendStream) -> Transceiver {
+fn pull_transceiver(
+    mid: &str,
+    track: &TrackInfo,
+    stream: SendStream,
+    simulcast: Option<SimulcastPreference>,
+) -> Transceiver {
     let mut t = Transceiver::new(mid, track.kind.clone());
     t.send = Some(stream);
-    t.pulled =
-        Some(PulledTrack { session: track.publisher, name: track.name.clone(), id: track.id });
+    t.pulled = Some(pulled_track(track, simulcast));
     t
+}
+
+/// What a mid pulling `track` carries.
+fn pulled_track(track: &TrackInfo, simulcast: Option<SimulcastPreference>) -> PulledTrack {
+    PulledTrack { session: track.publisher, name: track.name.clone(), id: track.id, simulcast }
 }
 
 /// How an answer keeps a section the SFU already sends on: sending its stream, and still
@@ -651,7 +665,8 @@ async fn answer_offer(
                 }
                 let codecs = track_capabilities(&caps, &track);
                 let stream = send_stream(&draft, &mut ssrcs, &track);
-                pulls.push((i, pull_transceiver(mid, &track, stream), codecs));
+                let simulcast = request.simulcast.clone();
+                pulls.push((i, pull_transceiver(mid, &track, stream, simulcast), codecs));
             }
         }
     }
@@ -945,7 +960,14 @@ fn offer_pull(
             }
         };
         if let Some(local) = request.mid.as_deref().and_then(|m| m.strip_prefix('#')) {
-            match attach_to_local(&caps, &mut draft, local, &track, &attached) {
+            match attach_to_local(
+                &caps,
+                &mut draft,
+                local,
+                &track,
+                request.simulcast.clone(),
+                &attached,
+            ) {
                 Ok(mid) => {
                     attached.push(mid.clone());
                     result.mid = Some(mid);
@@ -974,7 +996,7 @@ fn offer_pull(
             send: Some(stream.clone()),
             codecs: Some(codecs),
         });
-        added.push(pull_transceiver(&mid, &track, stream));
+        added.push(pull_transceiver(&mid, &track, stream, request.simulcast.clone()));
         result.mid = Some(mid);
     }
     if !attached.is_empty() {
@@ -1006,6 +1028,7 @@ fn attach_to_local(
     draft: &mut Negotiation,
     local: &str,
     track: &TrackInfo,
+    simulcast: Option<SimulcastPreference>,
     attached: &[String],
 ) -> Result<String, String> {
     let t = draft
@@ -1029,8 +1052,7 @@ fn attach_to_local(
     }
     let mid = t.mid.clone();
     if let Some(t) = draft.transceiver_mut(&mid) {
-        t.pulled =
-            Some(PulledTrack { session: track.publisher, name: track.name.clone(), id: track.id });
+        t.pulled = Some(pulled_track(track, simulcast));
     }
     Ok(mid)
 }

@@ -67,6 +67,7 @@
 //! by [`Router::pop_touched`] after each call.
 
 pub mod keyframe;
+pub mod layers;
 pub mod reports;
 pub mod rewrite;
 
@@ -89,8 +90,32 @@ use crate::sdp::{extension_uri, MediaKind};
 use crate::session::{ConnectionState, Session};
 use crate::worker::{DriverStats, MAX_DATAGRAM_LEN};
 use keyframe::KeyframeRequests;
+use layers::SimulcastPreference;
 use reports::SenderInfo;
 use rewrite::{ExtensionMap, PayloadTypeMap, SequenceRewriter};
+
+/// One RTP stream of a published track: the track and its simulcast layer (the index of
+/// the rid in the publisher's list; 0 without simulcast).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StreamKey {
+    /// The track.
+    pub track: TrackId,
+    /// The layer.
+    pub layer: u8,
+}
+
+impl StreamKey {
+    /// Layer `layer` of `track`.
+    pub fn new(track: TrackId, layer: u8) -> StreamKey {
+        StreamKey { track, layer }
+    }
+}
+
+impl std::fmt::Display for StreamKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.track, self.layer)
+    }
+}
 
 /// At most one keyframe request per published track in this interval, by default.
 pub const DEFAULT_KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
@@ -142,21 +167,21 @@ pub trait MediaSink {
 pub enum Forward {
     /// A decrypted RTP packet of `track`, for that worker's subscribers.
     Media {
-        /// The track.
-        track: TrackId,
+        /// The track's stream (simulcast layer).
+        stream: StreamKey,
         /// The packet as the publisher sent it, decrypted.
         packet: Vec<u8>,
     },
-    /// Subscribers there want a keyframe of `track`, whose publisher the receiver owns.
+    /// Subscribers there want a keyframe of `stream`, whose publisher the receiver owns.
     KeyframeRequest {
-        /// The track.
-        track: TrackId,
+        /// The track's stream (simulcast layer).
+        stream: StreamKey,
     },
-    /// The publisher of `track` sent a sender report: the receiver's subscribers' sender
+    /// The publisher of `stream` sent a sender report: the receiver's subscribers' sender
     /// reports follow its clock mapping.
     SenderReport {
-        /// The track.
-        track: TrackId,
+        /// The track's stream (simulcast layer).
+        stream: StreamKey,
         /// The report's source, its NTP and RTP timestamps, and when it arrived.
         info: SenderInfo,
     },
@@ -165,21 +190,30 @@ pub enum Forward {
 /// Where an SSRC of a publisher goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
-    Media(TrackId),
-    /// Retransmissions (RFC 4588) of a track: of `media_ssrc` when the SDP paired them
-    /// (`a=ssrc-group:FID`), else of the track's forwarded source.
+    Media(StreamKey),
+    /// Retransmissions (RFC 4588) of a stream: of `media_ssrc` when the SDP paired them
+    /// (`a=ssrc-group:FID`), else of the stream's forwarded source.
     Rtx {
-        track: TrackId,
+        stream: StreamKey,
         media_ssrc: Option<u32>,
     },
 }
 
 impl Source {
-    fn track(self) -> TrackId {
+    fn stream(self) -> StreamKey {
         match self {
-            Source::Media(track) | Source::Rtx { track, .. } => track,
+            Source::Media(stream) | Source::Rtx { stream, .. } => stream,
         }
     }
+}
+
+/// A receiving mid that carries a published track.
+#[derive(Debug)]
+struct PublishedMid {
+    mid: String,
+    track: TrackId,
+    /// The rids of its simulcast layers, in the publisher's order (empty without simulcast).
+    rids: Vec<String>,
 }
 
 /// What one publisher session sends, by SSRC.
@@ -187,8 +221,11 @@ impl Source {
 struct Publisher {
     /// The id of the `sdes:mid` header extension (the same for the whole BUNDLE group).
     mid_extension: Option<u8>,
+    /// The ids of the `sdes:rtp-stream-id` and `sdes:repaired-rtp-stream-id` extensions.
+    rid_extension: Option<u8>,
+    repaired_rid_extension: Option<u8>,
     /// Receiving mids that carry a published track.
-    mids: Vec<(String, TrackId)>,
+    mids: Vec<PublishedMid>,
     /// Payload types negotiated by exactly one of those mids.
     payload_types: Vec<(u8, TrackId)>,
     /// RTX payload types of those mids, as a bit set.
@@ -215,6 +252,8 @@ impl Publisher {
             .collect();
         let mut publisher = Publisher {
             mid_extension: None,
+            rid_extension: None,
+            repaired_rid_extension: None,
             mids: Vec::new(),
             payload_types: Vec::new(),
             rtx_payload_types: 0,
@@ -227,11 +266,16 @@ impl Publisher {
         let mut ambiguous: Vec<u8> = Vec::new();
         for t in &published {
             let Some(track) = t.published.as_ref().map(|p| p.id) else { continue };
-            publisher.mids.push((t.mid.clone(), track));
-            if publisher.mid_extension.is_none() {
-                publisher.mid_extension =
-                    t.extension_id(extension_uri::SDES_MID).and_then(|id| u8::try_from(id).ok());
-            }
+            let rids = if t.receive_rids.len() > 1 { t.receive_rids.clone() } else { Vec::new() };
+            let simulcast = !rids.is_empty();
+            publisher.mids.push(PublishedMid { mid: t.mid.clone(), track, rids });
+            let id_of = |uri| t.extension_id(uri).and_then(|id| u8::try_from(id).ok());
+            publisher.mid_extension = publisher.mid_extension.or(id_of(extension_uri::SDES_MID));
+            publisher.rid_extension =
+                publisher.rid_extension.or(id_of(extension_uri::SDES_RTP_STREAM_ID));
+            publisher.repaired_rid_extension = publisher
+                .repaired_rid_extension
+                .or(id_of(extension_uri::SDES_REPAIRED_RTP_STREAM_ID));
             if publisher.twcc_extension.is_none() {
                 publisher.twcc_extension = t
                     .extension_id(extension_uri::TRANSPORT_CC)
@@ -261,12 +305,14 @@ impl Publisher {
                     publisher.payload_types.push((pt, track));
                 }
             }
-            for source in &t.receive_ssrcs {
-                publisher.ssrcs.insert(source.ssrc, Source::Media(track));
+            // A simulcast section's SSRCs are learned with their rids from the packets.
+            for source in t.receive_ssrcs.iter().filter(|_| !simulcast) {
+                let stream = StreamKey::new(track, 0);
+                publisher.ssrcs.insert(source.ssrc, Source::Media(stream));
                 if let Some(rtx) = source.rtx {
                     publisher
                         .ssrcs
-                        .insert(rtx, Source::Rtx { track, media_ssrc: Some(source.ssrc) });
+                        .insert(rtx, Source::Rtx { stream, media_ssrc: Some(source.ssrc) });
                 }
             }
         }
@@ -282,8 +328,10 @@ impl Publisher {
                 publisher.twcc = old.twcc.or(publisher.twcc);
             }
             for (ssrc, source) in old.ssrcs {
-                let track = source.track();
-                let still = publisher.mids.iter().any(|(_, t)| *t == track);
+                let stream = source.stream();
+                let still = publisher.mids.iter().any(|m| {
+                    m.track == stream.track && usize::from(stream.layer) < m.rids.len().max(1)
+                });
                 if still && publisher.learned < MAX_LEARNED_SSRCS {
                     if let std::collections::hash_map::Entry::Vacant(v) =
                         publisher.ssrcs.entry(ssrc)
@@ -298,7 +346,9 @@ impl Publisher {
     }
 
     /// The source of a packet: its SSRC if known, else learned from its payload type (RTX),
-    /// its mid header extension, or a payload type only one published mid uses.
+    /// its mid header extension, or a payload type only one published mid uses; for a
+    /// simulcast section, its layer from its rid (RFC 8852: `rtp-stream-id`, or
+    /// `repaired-rtp-stream-id` on RTX).
     fn classify<T: AsRef<[u8]>>(&mut self, packet: &RtpPacket<T>) -> Option<Source> {
         let ssrc = packet.ssrc();
         if let Some(source) = self.ssrcs.get(&ssrc) {
@@ -307,16 +357,29 @@ impl Publisher {
         let pt = packet.payload_type();
         let rtx = pt < 128 && self.rtx_payload_types & (1u128 << pt) != 0;
         let mid = self.mid_extension.and_then(|id| packet.extension(id));
-        let track = match mid {
+        let published = match mid {
             // RFC 8843 §15: the mid says which section the SSRC belongs to.
-            Some(mid) => self.mids.iter().find(|(m, _)| m.as_bytes() == mid).map(|(_, t)| *t),
-            None => self.payload_types.iter().find(|(p, _)| *p == pt).map(|(_, t)| *t),
+            Some(mid) => self.mids.iter().find(|m| m.mid.as_bytes() == mid),
+            None => self
+                .payload_types
+                .iter()
+                .find(|(p, _)| *p == pt)
+                .and_then(|(_, t)| self.mids.iter().find(|m| m.track == *t)),
         };
-        let source = track.map(|track| {
+        let stream = published.and_then(|m| {
+            if m.rids.is_empty() {
+                return Some(StreamKey::new(m.track, 0));
+            }
+            let id = if rtx { self.repaired_rid_extension } else { self.rid_extension };
+            let rid = id.and_then(|id| packet.extension(id))?;
+            let layer = m.rids.iter().position(|r| r.as_bytes() == rid)?;
+            Some(StreamKey::new(m.track, u8::try_from(layer).ok()?))
+        });
+        let source = stream.map(|stream| {
             if rtx {
-                Source::Rtx { track, media_ssrc: None }
+                Source::Rtx { stream, media_ssrc: None }
             } else {
-                Source::Media(track)
+                Source::Media(stream)
             }
         });
         if let Some(source) = source {
@@ -330,7 +393,8 @@ impl Publisher {
     }
 }
 
-/// One published track as this worker sees it.
+/// One stream of a published track (the track, or one simulcast layer of it) as this
+/// worker sees it.
 #[derive(Debug)]
 struct Fanout {
     publisher: SessionId,
@@ -340,10 +404,15 @@ struct Fanout {
     video: bool,
     /// The RTP clock of the publisher's codecs.
     clock_rate: u32,
+    /// The payload types of the publisher's video codecs whose keyframes the router can
+    /// recognise (where a simulcast subscriber may switch to this layer).
+    keyframe_codecs: Vec<(u8, rtp::codec::Codec)>,
     /// The media SSRC the publisher's SDP announced.
     announced_ssrc: Option<u32>,
     /// The forwarded source and when it last sent.
     source: Option<(u32, Instant)>,
+    /// Since when the publisher sends this stream without a pause of [`SOURCE_TIMEOUT`].
+    active_since: Option<Instant>,
     /// Subscriber streams on this worker: (session, index in its streams).
     subscribers: Vec<(SessionId, usize)>,
     /// Other workers with subscribers (only when the publisher is local).
@@ -386,6 +455,35 @@ impl Fanout {
     fn source_ssrc(&self) -> Option<u32> {
         self.source.map(|(ssrc, _)| ssrc)
     }
+
+    /// Whether the publisher is sending this stream now.
+    fn is_active(&self, now: Instant) -> bool {
+        self.source.is_some_and(|(_, last)| now.saturating_duration_since(last) < SOURCE_TIMEOUT)
+    }
+
+    /// Whether the publisher has sent this stream for [`SOURCE_TIMEOUT`] at least: long
+    /// enough for the layers it sends to be known.
+    fn is_settled(&self, now: Instant) -> bool {
+        self.is_active(now)
+            && self.active_since.is_some_and(|t| now.saturating_duration_since(t) >= SOURCE_TIMEOUT)
+    }
+
+    /// Notes a packet of the stream's source at `now` (before `source` moves).
+    fn note_activity(&mut self, now: Instant) -> bool {
+        let started = !self.is_active(now);
+        if started {
+            self.active_since = Some(now);
+        }
+        started
+    }
+
+    /// Whether `packet` begins a keyframe a decoder can start from.
+    fn starts_keyframe<T: AsRef<[u8]>>(&self, packet: &RtpPacket<T>) -> bool {
+        let pt = packet.payload_type();
+        self.keyframe_codecs.iter().find(|(p, _)| *p == pt).is_some_and(|(_, codec)| {
+            codec.inspect(packet.payload()).is_ok_and(|i| i.keyframe() && i.start_of_frame())
+        })
+    }
 }
 
 /// One subscriber's copy of a track.
@@ -393,6 +491,13 @@ impl Fanout {
 struct OutStream {
     mid: String,
     track: TrackId,
+    /// The simulcast layer it carries (0 without simulcast).
+    layer: u8,
+    /// The layer it switches to at that layer's next keyframe.
+    pending: Option<u8>,
+    /// The publisher's rids (empty without simulcast) and the subscriber's choice.
+    rids: Vec<String>,
+    preference: Option<SimulcastPreference>,
     ssrc: u32,
     payload_types: PayloadTypeMap,
     extensions: ExtensionMap,
@@ -417,29 +522,55 @@ impl OutStream {
     fn new(
         t: &Transceiver,
         send: &crate::sdp::SendStream,
-        track: TrackId,
+        pulled: &crate::negotiation::PulledTrack,
         source: &Transceiver,
         previous: Option<OutStream>,
     ) -> OutStream {
+        let track = pulled.id;
+        let rids =
+            if source.receive_rids.len() > 1 { source.receive_rids.clone() } else { Vec::new() };
+        let preference = pulled.simulcast.clone();
+        // Until the router sees which layers the publisher sends: the preferred one.
+        let initial = layers::choose_layer(preference.as_ref(), &rids, |_| true);
         // The same stream carrying another track (`tracks/update`) keeps its sequence
         // numbers and timestamps running (the rewriter re-bases on the new source's first
         // packet) and starts again: a keyframe is requested from the new publisher.
-        let (sequence, started, rtx_sequence, packets_sent, octets_sent) = match previous {
-            Some(p) if p.track == track => {
-                (p.sequence, p.started, p.rtx_sequence, p.packets_sent, p.octets_sent)
-            }
-            Some(mut p) => {
-                p.sequence.restart_source();
-                (p.sequence, false, p.rtx_sequence, p.packets_sent, p.octets_sent)
-            }
-            None => {
-                let mut rng = rand::thread_rng();
-                (SequenceRewriter::new((rng.gen(), rng.gen())), false, rng.gen(), 0, 0)
-            }
-        };
+        let (sequence, started, rtx_sequence, packets_sent, octets_sent, layer, pending) =
+            match previous {
+                Some(p) if p.track == track && p.rids == rids => (
+                    p.sequence,
+                    p.started,
+                    p.rtx_sequence,
+                    p.packets_sent,
+                    p.octets_sent,
+                    p.layer,
+                    p.pending,
+                ),
+                Some(mut p) => {
+                    p.sequence.restart_source();
+                    (
+                        p.sequence,
+                        false,
+                        p.rtx_sequence,
+                        p.packets_sent,
+                        p.octets_sent,
+                        initial,
+                        None,
+                    )
+                }
+                None => {
+                    let mut rng = rand::thread_rng();
+                    let sequence = SequenceRewriter::new((rng.gen(), rng.gen()));
+                    (sequence, false, rng.gen(), 0, 0, initial, None)
+                }
+            };
         OutStream {
             mid: t.mid.clone(),
             track,
+            layer,
+            pending,
+            rids,
+            preference,
             ssrc: send.ssrc,
             payload_types: PayloadTypeMap::new(&source.codecs, &t.codecs),
             extensions: ExtensionMap::new(&source.extensions, &t.extensions),
@@ -463,7 +594,8 @@ pub struct Router {
     keyframe_interval: Duration,
     generation: Option<u64>,
     publishers: HashMap<SessionId, Publisher>,
-    tracks: HashMap<TrackId, Fanout>,
+    /// Every stream of every track (one per simulcast layer).
+    tracks: HashMap<StreamKey, Fanout>,
     subscribers: HashMap<SessionId, Vec<OutStream>>,
     /// The forwarding buffer, reused for every copy.
     buf: Vec<u8>,
@@ -476,8 +608,10 @@ pub struct Router {
     pairs_scratch: Vec<rtcp::NackPair>,
     /// Sessions with queued output (PLIs) for the worker to drain.
     touched: Vec<SessionId>,
-    /// Tracks to request keyframes for (reused).
-    scratch: Vec<TrackId>,
+    /// Streams to request keyframes for (reused).
+    scratch: Vec<StreamKey>,
+    /// A simulcast layer started or stopped: subscribers' layers are chosen again.
+    layers_dirty: bool,
     next_keyframe_due: Option<Instant>,
     next_nack_due: Option<Instant>,
     next_report_at: Option<Instant>,
@@ -502,6 +636,7 @@ impl Router {
             pairs_scratch: Vec::new(),
             touched: Vec::new(),
             scratch: Vec::new(),
+            layers_dirty: false,
             next_keyframe_due: None,
             next_nack_due: None,
             next_report_at: None,
@@ -537,7 +672,7 @@ impl Router {
                     .iter()
                     .position(|o| o.mid == t.mid && o.ssrc == send.ssrc)
                     .map(|i| old.swap_remove(i));
-                streams.push(OutStream::new(t, send, pulled.id, source, previous));
+                streams.push(OutStream::new(t, send, pulled, source, previous));
             }
             if !streams.is_empty() {
                 self.subscribers.insert(*session, streams);
@@ -545,7 +680,7 @@ impl Router {
         }
         for route in &routes.tracks {
             let local_publisher = route.publisher_owner == Some(self.worker);
-            let subscribers = route
+            let subscribers: Vec<(SessionId, usize)> = route
                 .subscribers
                 .iter()
                 .filter(|s| s.owner == Some(self.worker))
@@ -577,48 +712,74 @@ impl Router {
                             .any(|f| f.kind.eq_ignore_ascii_case("nack") && f.parameter.is_none())
                 })
             });
-            let old = old_tracks.remove(&route.id);
-            let media_seen = old.as_ref().is_some_and(|o| o.media_seen);
-            let (cache, nack, nack_given_up, reception, sender_info, keyframes, last_source) =
-                match old {
-                    Some(o) => (
-                        o.cache,
-                        o.nack,
-                        o.nack_given_up,
-                        o.reception,
-                        o.sender_info,
-                        o.keyframes,
-                        o.source,
-                    ),
-                    None => {
-                        let packets = if video { VIDEO_CACHE_PACKETS } else { AUDIO_CACHE_PACKETS };
-                        let cache = PacketCache::new(packets, MAX_DATAGRAM_LEN, CACHE_MAX_AGE);
-                        (cache, None, 0, None, None, KeyframeRequests::default(), None)
-                    }
-                };
-            self.tracks.insert(
-                route.id,
-                Fanout {
-                    publisher: route.publisher,
-                    publisher_owner: route.publisher_owner,
-                    local_publisher,
-                    video,
-                    clock_rate,
-                    announced_ssrc: source.and_then(|t| t.receive_ssrcs.first()).map(|s| s.ssrc),
-                    source: last_source,
-                    subscribers,
-                    remote_workers,
-                    media_seen,
-                    keyframes,
-                    cache,
-                    nack_negotiated,
-                    nack: nack.filter(|_| local_publisher && nack_negotiated),
-                    nack_given_up,
-                    reception: reception.filter(|_| local_publisher),
-                    sender_info,
-                },
-            );
+            let keyframe_codecs: Vec<(u8, rtp::codec::Codec)> = source
+                .filter(|_| video)
+                .map(|t| {
+                    t.codecs
+                        .iter()
+                        .filter_map(|c| {
+                            Some((c.payload_type, rtp::codec::Codec::from_encoding_name(&c.name)?))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let rids = source.map_or(0, |t| t.receive_rids.len());
+            let layers = if rids > 1 { rids.min(usize::from(u8::MAX)) } else { 1 };
+            for layer in 0..layers {
+                let key = StreamKey::new(route.id, u8::try_from(layer).unwrap_or(0));
+                let old = old_tracks.remove(&key);
+                let media_seen = old.as_ref().is_some_and(|o| o.media_seen);
+                let active_since = old.as_ref().and_then(|o| o.active_since);
+                let (cache, nack, nack_given_up, reception, sender_info, keyframes, last_source) =
+                    match old {
+                        Some(o) => (
+                            o.cache,
+                            o.nack,
+                            o.nack_given_up,
+                            o.reception,
+                            o.sender_info,
+                            o.keyframes,
+                            o.source,
+                        ),
+                        None => {
+                            let packets =
+                                if video { VIDEO_CACHE_PACKETS } else { AUDIO_CACHE_PACKETS };
+                            let cache = PacketCache::new(packets, MAX_DATAGRAM_LEN, CACHE_MAX_AGE);
+                            (cache, None, 0, None, None, KeyframeRequests::default(), None)
+                        }
+                    };
+                // The SDP's SSRC names the stream of a track without simulcast.
+                let announced_ssrc = source
+                    .filter(|_| layers == 1)
+                    .and_then(|t| t.receive_ssrcs.first())
+                    .map(|s| s.ssrc);
+                self.tracks.insert(
+                    key,
+                    Fanout {
+                        publisher: route.publisher,
+                        publisher_owner: route.publisher_owner,
+                        local_publisher,
+                        video,
+                        clock_rate,
+                        keyframe_codecs: keyframe_codecs.clone(),
+                        announced_ssrc,
+                        source: last_source,
+                        active_since,
+                        subscribers: subscribers.clone(),
+                        remote_workers: remote_workers.clone(),
+                        media_seen,
+                        keyframes,
+                        cache,
+                        nack_negotiated,
+                        nack: nack.filter(|_| local_publisher && nack_negotiated),
+                        nack_given_up,
+                        reception: reception.filter(|_| local_publisher),
+                        sender_info,
+                    },
+                );
+            }
         }
+        self.layers_dirty = true;
         self.update_next_keyframe_due();
         self.update_next_nack_due();
         DriverStats::bump(&self.stats.routes_refreshed);
@@ -655,13 +816,13 @@ impl Router {
         }
         self.next_report_at.get_or_insert(now + REPORT_INTERVAL);
         match p.classify(&view) {
-            Some(Source::Media(track)) => {
-                self.on_media(now, track, packet, false, sessions, sink);
+            Some(Source::Media(stream)) => {
+                self.on_media(now, stream, packet, false, sessions, sink);
             }
-            Some(Source::Rtx { track, media_ssrc }) => {
+            Some(Source::Rtx { stream, media_ssrc }) => {
                 DriverStats::bump(&self.stats.rtx_received);
                 let apt = p.apt.get(usize::from(view.payload_type())).copied().unwrap_or(UNMAPPED);
-                let original = self.tracks.get(&track).and_then(|f| {
+                let original = self.tracks.get(&stream).and_then(|f| {
                     let current = f.source_ssrc()?;
                     media_ssrc.is_none_or(|m| m == current).then_some(current)
                 });
@@ -676,7 +837,7 @@ impl Router {
                 match rtp::rtx::unwrap_into(packet, original, apt, &mut buf) {
                     Ok(len) if view.payload().len() > rtp::rtx::OSN_LEN => {
                         if let Some(unwrapped) = buf.get(..len) {
-                            self.on_media(now, track, unwrapped, true, sessions, sink);
+                            self.on_media(now, stream, unwrapped, true, sessions, sink);
                         }
                     }
                     _ => DriverStats::bump(&self.stats.rtp_dropped_rtx),
@@ -687,12 +848,12 @@ impl Router {
         }
     }
 
-    /// A media packet of a track whose publisher is owned here: an original, or a
+    /// A media packet of a stream whose publisher is owned here: an original, or a
     /// retransmission unwrapped (`recovered`).
     fn on_media(
         &mut self,
         now: Instant,
-        track: TrackId,
+        stream: StreamKey,
         packet: &[u8],
         recovered: bool,
         sessions: &mut impl Sessions,
@@ -700,13 +861,18 @@ impl Router {
     ) {
         let Ok(view) = RtpPacket::new_checked(packet) else { return };
         let (ssrc, seq) = (view.ssrc(), view.sequence_number());
-        let Some(fanout) = self.tracks.get_mut(&track) else {
+        let Some(fanout) = self.tracks.get_mut(&stream) else {
             DriverStats::bump(&self.stats.rtp_unrouted);
             return;
         };
+        let started = !recovered && !fanout.is_active(now);
         if !recovered && !fanout.accept_source(ssrc, now) {
             DriverStats::bump(&self.stats.rtp_dropped_other_source);
             return;
+        }
+        if started {
+            fanout.active_since = Some(now);
+            self.layers_dirty = true;
         }
         fanout.media_seen = true;
         let mut keyframe = false;
@@ -762,7 +928,7 @@ impl Router {
             }
         }
         for &worker in &fanout.remote_workers {
-            let message = Forward::Media { track, packet: packet.to_vec() };
+            let message = Forward::Media { stream, packet: packet.to_vec() };
             if sink.forward(worker, message) {
                 DriverStats::bump(&self.stats.media_forwarded_out);
             } else {
@@ -771,30 +937,33 @@ impl Router {
         }
         let ready = fanout.keyframes.ready_on_media(now, self.keyframe_interval);
         if fanout.local_publisher && ready {
-            self.send_keyframe_request(now, track, sessions);
+            self.send_keyframe_request(now, stream, sessions);
         }
         if keyframe {
-            debug!(%track, "loss too heavy to repair: keyframe requested");
-            self.request_keyframe(now, track, sessions, sink);
+            debug!(%stream, "loss too heavy to repair: keyframe requested");
+            self.request_keyframe(now, stream, sessions, sink);
         }
-        self.fan_out(now, track, packet, sessions, sink);
+        if self.layers_dirty {
+            self.select_layers(now, sessions, sink);
+        }
+        self.fan_out(now, stream, packet, sessions, sink);
     }
 
     /// Appends the tracks whose publisher (owned here) sent media since the last call, for
     /// the directory's idle-track collection.
     pub fn drain_media_seen(&mut self, out: &mut Vec<TrackId>) {
-        for (id, fanout) in &mut self.tracks {
-            if std::mem::take(&mut fanout.media_seen) {
-                out.push(*id);
+        for (key, fanout) in &mut self.tracks {
+            if std::mem::take(&mut fanout.media_seen) && !out.contains(&key.track) {
+                out.push(key.track);
             }
         }
     }
 
-    /// A decrypted RTP packet of `track` that the publisher's worker passed here.
+    /// A decrypted RTP packet of `stream` that the publisher's worker passed here.
     pub fn on_forwarded_media(
         &mut self,
         now: Instant,
-        track: TrackId,
+        stream: StreamKey,
         packet: &[u8],
         sessions: &mut impl Sessions,
         sink: &mut impl MediaSink,
@@ -802,17 +971,21 @@ impl Router {
         DriverStats::bump(&self.stats.media_forwarded_in);
         // Sender reports go to this worker's subscribers from here on.
         self.next_report_at.get_or_insert(now + REPORT_INTERVAL);
-        if let Some(fanout) = self.tracks.get_mut(&track) {
+        if let Some(fanout) = self.tracks.get_mut(&stream) {
             if let Ok(view) = RtpPacket::new_checked(packet) {
+                self.layers_dirty |= fanout.note_activity(now);
                 fanout.source = Some((view.ssrc(), now));
             }
         }
-        self.fan_out(now, track, packet, sessions, sink);
+        if self.layers_dirty {
+            self.select_layers(now, sessions, sink);
+        }
+        self.fan_out(now, stream, packet, sessions, sink);
     }
 
-    /// A sender report on `track` that the publisher's worker passed here.
-    pub fn on_sender_info(&mut self, track: TrackId, info: SenderInfo) {
-        if let Some(fanout) = self.tracks.get_mut(&track) {
+    /// A sender report on `stream` that the publisher's worker passed here.
+    pub fn on_sender_info(&mut self, stream: StreamKey, info: SenderInfo) {
+        if let Some(fanout) = self.tracks.get_mut(&stream) {
             fanout.sender_info = Some(info);
         }
     }
@@ -841,11 +1014,11 @@ impl Router {
         for item in CompoundIter::new(packet) {
             let Ok(item) = item else { break };
             let Some(streams) = self.subscribers.get(&session) else { return };
-            let track_of = |ssrc: u32| streams.iter().find(|o| o.ssrc == ssrc).map(|o| o.track);
-            let track = match item {
-                Packet::Pli(pli) => track_of(pli.media_ssrc()),
+            let out_of = |ssrc: u32| streams.iter().find(|o| o.ssrc == ssrc);
+            let out = match item {
+                Packet::Pli(pli) => out_of(pli.media_ssrc()),
                 // RFC 5104 §4.3.1: the FCI entries name the media senders.
-                Packet::Fir(fir) => fir.entries().find_map(|e| track_of(e.ssrc)),
+                Packet::Fir(fir) => fir.entries().find_map(|e| out_of(e.ssrc)),
                 Packet::Nack(nack) => {
                     DriverStats::bump(&self.stats.nacks_received);
                     self.answer_nack(now, session, &nack, &mut budget, sessions, sink);
@@ -853,10 +1026,14 @@ impl Router {
                 }
                 _ => None,
             };
-            if let Some(track) = track {
+            if let Some(out) = out {
                 DriverStats::bump(&self.stats.keyframe_requests_received);
-                if !self.scratch.contains(&track) {
-                    self.scratch.push(track);
+                // The layer it carries, and the one it is switching to.
+                let layers = [Some(out.layer), out.pending];
+                for key in layers.into_iter().flatten().map(|l| StreamKey::new(out.track, l)) {
+                    if !self.scratch.contains(&key) {
+                        self.scratch.push(key);
+                    }
                 }
             }
         }
@@ -875,8 +1052,8 @@ impl Router {
             let Ok(Packet::SenderReport(sr)) = item else { continue };
             let ssrc = sr.ssrc();
             let source = self.publishers.get(&session).and_then(|p| p.ssrcs.get(&ssrc)).copied();
-            let Some(Source::Media(track)) = source else { continue };
-            let Some(fanout) = self.tracks.get_mut(&track) else { continue };
+            let Some(Source::Media(stream)) = source else { continue };
+            let Some(fanout) = self.tracks.get_mut(&stream) else { continue };
             if fanout.source_ssrc().is_some_and(|s| s != ssrc) {
                 continue;
             }
@@ -894,7 +1071,7 @@ impl Router {
                 }
             }
             for &worker in &fanout.remote_workers {
-                if !sink.forward(worker, Forward::SenderReport { track, info }) {
+                if !sink.forward(worker, Forward::SenderReport { stream, info }) {
                     DriverStats::bump(&self.stats.media_dropped_queue_full);
                 }
             }
@@ -920,15 +1097,16 @@ impl Router {
         else {
             return;
         };
-        let Some(fanout) = tracks.get(&out.track) else { return };
+        let Some(fanout) = tracks.get(&StreamKey::new(out.track, out.layer)) else { return };
         let Some(session) = sessions.session_mut(session) else { return };
         for seq in nack.lost_sequence_numbers() {
             let Some(left) = budget.checked_sub(1) else { return };
             *budget = left;
-            let cached = out
-                .sequence
-                .source()
-                .and_then(|source| fanout.cache.get(now, source, out.sequence.input_sequence(seq)));
+            // Only packets of the current source: one sent before a switch of source or
+            // layer is another stream's, whose sequence numbers these offsets do not map.
+            let cached = out.sequence.source().and_then(|source| {
+                fanout.cache.get(now, source, out.sequence.input_sequence(seq)?)
+            });
             match cached {
                 Some(packet) => {
                     DriverStats::bump(&stats.nack_cache_hits);
@@ -946,11 +1124,11 @@ impl Router {
     pub fn on_keyframe_request(
         &mut self,
         now: Instant,
-        track: TrackId,
+        stream: StreamKey,
         sessions: &mut impl Sessions,
         sink: &mut impl MediaSink,
     ) {
-        self.request_keyframe(now, track, sessions, sink);
+        self.request_keyframe(now, stream, sessions, sink);
     }
 
     /// Requests a keyframe for every subscriber stream that has not had one, whose session is
@@ -962,6 +1140,9 @@ impl Router {
         sessions: &mut impl Sessions,
         sink: &mut impl MediaSink,
     ) {
+        if self.layers_dirty {
+            self.select_layers(now, sessions, sink);
+        }
         self.scratch.clear();
         for (session, streams) in &mut self.subscribers {
             let connected = sessions
@@ -973,14 +1154,14 @@ impl Router {
             for stream in streams.iter_mut().filter(|s| !s.started) {
                 // A publisher no worker claimed yet cannot be asked: the stream starts when a
                 // refresh shows its owner.
-                let reachable =
-                    self.tracks.get(&stream.track).is_some_and(|f| f.publisher_owner.is_some());
+                let key = StreamKey::new(stream.track, stream.layer);
+                let reachable = self.tracks.get(&key).is_some_and(|f| f.publisher_owner.is_some());
                 if !reachable {
                     continue;
                 }
                 stream.started = true;
-                if !self.scratch.contains(&stream.track) {
-                    self.scratch.push(stream.track);
+                if !self.scratch.contains(&key) {
+                    self.scratch.push(key);
                 }
             }
         }
@@ -1003,16 +1184,16 @@ impl Router {
         if self.next_keyframe_due.is_some_and(|due| due <= now) {
             self.scratch.clear();
             let interval = self.keyframe_interval;
-            for (track, fanout) in &self.tracks {
+            for (key, fanout) in &self.tracks {
                 if fanout.local_publisher
                     && fanout.keyframes.due(interval).is_some_and(|d| d <= now)
                 {
-                    self.scratch.push(*track);
+                    self.scratch.push(*key);
                 }
             }
             for i in 0..self.scratch.len() {
-                if let Some(track) = self.scratch.get(i).copied() {
-                    self.send_keyframe_request(now, track, sessions);
+                if let Some(key) = self.scratch.get(i).copied() {
+                    self.send_keyframe_request(now, key, sessions);
                 }
             }
             self.update_next_keyframe_due();
@@ -1039,7 +1220,7 @@ impl Router {
         let Router {
             tracks, rtcp_buf, nack_scratch, pairs_scratch, touched, scratch, stats, ..
         } = self;
-        for (track, fanout) in tracks.iter_mut() {
+        for (key, fanout) in tracks.iter_mut() {
             if !fanout.local_publisher {
                 continue;
             }
@@ -1049,7 +1230,7 @@ impl Router {
             DriverStats::add(&stats.nack_given_up, given_up.saturating_sub(fanout.nack_given_up));
             fanout.nack_given_up = given_up;
             if nack.take_keyframe_request() {
-                scratch.push(*track);
+                scratch.push(*key);
             }
             if requested == 0 {
                 continue;
@@ -1069,15 +1250,15 @@ impl Router {
                 if !touched.contains(&fanout.publisher) {
                     touched.push(fanout.publisher);
                 }
-                trace!(%track, requested, "NACK sent upstream");
+                trace!(stream = %key, requested, "NACK sent upstream");
             }
         }
         self.update_next_nack_due();
         for i in 0..self.scratch.len() {
-            let Some(track) = self.scratch.get(i).copied() else { continue };
-            let Some(fanout) = self.tracks.get_mut(&track) else { continue };
+            let Some(key) = self.scratch.get(i).copied() else { continue };
+            let Some(fanout) = self.tracks.get_mut(&key) else { continue };
             if fanout.keyframes.request(now, self.keyframe_interval) {
-                self.send_keyframe_request(now, track, sessions);
+                self.send_keyframe_request(now, key, sessions);
             }
         }
         self.update_next_keyframe_due();
@@ -1115,6 +1296,8 @@ impl Router {
     fn send_reports(&mut self, now: Instant, sessions: &mut impl Sessions) {
         self.next_report_at =
             (!self.tracks.is_empty() || !self.publishers.is_empty()).then(|| now + REPORT_INTERVAL);
+        // Layers that stopped are noticed here.
+        self.layers_dirty |= self.subscribers.values().flatten().any(|o| o.rids.len() > 1);
         let Router { tracks, subscribers, rtcp_buf, touched, stats, .. } = self;
         for fanout in tracks.values_mut().filter(|f| f.local_publisher) {
             let Some((ssrc, reception)) = fanout.reception.as_mut() else { continue };
@@ -1133,7 +1316,8 @@ impl Router {
             let Some(session) = sessions.session_mut(*id) else { continue };
             let mut sent = false;
             for out in streams.iter().filter(|o| o.packets_sent > 0) {
-                let Some(info) = tracks.get(&out.track).and_then(|f| f.sender_info) else {
+                let key = StreamKey::new(out.track, out.layer);
+                let Some(info) = tracks.get(&key).and_then(|f| f.sender_info) else {
                     continue;
                 };
                 if out.sequence.source() != Some(info.ssrc) {
@@ -1176,8 +1360,8 @@ impl Router {
         sink: &mut impl MediaSink,
     ) {
         for i in 0..self.scratch.len() {
-            if let Some(track) = self.scratch.get(i).copied() {
-                self.request_keyframe(now, track, sessions, sink);
+            if let Some(key) = self.scratch.get(i).copied() {
+                self.request_keyframe(now, key, sessions, sink);
             }
         }
     }
@@ -1185,21 +1369,21 @@ impl Router {
     fn request_keyframe(
         &mut self,
         now: Instant,
-        track: TrackId,
+        stream: StreamKey,
         sessions: &mut impl Sessions,
         sink: &mut impl MediaSink,
     ) {
-        let Some(fanout) = self.tracks.get_mut(&track) else { return };
+        let Some(fanout) = self.tracks.get_mut(&stream) else { return };
         if !fanout.video {
             return;
         }
         if fanout.local_publisher {
             if fanout.keyframes.request(now, self.keyframe_interval) {
-                self.send_keyframe_request(now, track, sessions);
+                self.send_keyframe_request(now, stream, sessions);
             }
             self.update_next_keyframe_due();
         } else if let Some(owner) = fanout.publisher_owner {
-            if !sink.forward(owner, Forward::KeyframeRequest { track }) {
+            if !sink.forward(owner, Forward::KeyframeRequest { stream }) {
                 DriverStats::bump(&self.stats.media_dropped_queue_full);
             }
         }
@@ -1210,10 +1394,10 @@ impl Router {
     fn send_keyframe_request(
         &mut self,
         now: Instant,
-        track: TrackId,
+        stream: StreamKey,
         sessions: &mut impl Sessions,
     ) {
-        let Some(fanout) = self.tracks.get_mut(&track) else { return };
+        let Some(fanout) = self.tracks.get_mut(&stream) else { return };
         let media_ssrc = fanout.source.map(|(ssrc, _)| ssrc).or(fanout.announced_ssrc);
         let session = sessions.session_mut(fanout.publisher);
         let sent = match (media_ssrc, session) {
@@ -1234,7 +1418,7 @@ impl Router {
             if !self.touched.contains(&fanout.publisher) {
                 self.touched.push(fanout.publisher);
             }
-            trace!(%track, "keyframe requested");
+            trace!(%stream, "keyframe requested");
         } else {
             fanout.keyframes.park();
         }
@@ -1251,18 +1435,61 @@ impl Router {
             .min();
     }
 
-    /// Sends `packet` of `track` to every subscriber stream on this worker, and keeps it in
-    /// the track's cache for their NACKs.
+    /// Chooses the layer of every simulcast subscriber stream on this worker
+    /// ([`layers::choose_layer`]) from the layers the publisher sends now. A stream that
+    /// has sent nothing takes its layer at once; one that has switches at the new layer's
+    /// next keyframe, which is requested (again at each pass while the switch waits).
+    fn select_layers(
+        &mut self,
+        now: Instant,
+        sessions: &mut impl Sessions,
+        sink: &mut impl MediaSink,
+    ) {
+        self.layers_dirty = false;
+        self.scratch.clear();
+        let Router { tracks, subscribers, scratch, .. } = self;
+        for out in subscribers.values_mut().flatten().filter(|o| o.rids.len() > 1) {
+            let track = out.track;
+            let layer = |i: usize| tracks.get(&StreamKey::new(track, u8::try_from(i).ok()?));
+            // Until one layer has run for a while, every layer counts as sent: layers
+            // start one after another, and the first to come should not win for that.
+            let settled = (0..out.rids.len()).any(|i| layer(i).is_some_and(|f| f.is_settled(now)));
+            let active = |i: usize| !settled || layer(i).is_some_and(|f| f.is_active(now));
+            let chosen = layers::choose_layer(out.preference.as_ref(), &out.rids, active);
+            if chosen == out.layer {
+                out.pending = None;
+                continue;
+            }
+            if out.sequence.source().is_none() {
+                out.layer = chosen;
+                out.pending = None;
+            } else {
+                if out.pending != Some(chosen) {
+                    debug!(%track, mid = %out.mid, from = out.layer, to = chosen, "simulcast layer switch");
+                }
+                out.pending = Some(chosen);
+            }
+            let key = StreamKey::new(track, chosen);
+            if !scratch.contains(&key) {
+                scratch.push(key);
+            }
+        }
+        self.request_scratch(now, sessions, sink);
+    }
+
+    /// Sends `packet` of `stream` to every subscriber stream on this worker that carries
+    /// that layer (or switches to it on this packet, a keyframe), and keeps it in the
+    /// stream's cache for their NACKs.
     fn fan_out(
         &mut self,
         now: Instant,
-        track: TrackId,
+        stream: StreamKey,
         packet: &[u8],
         sessions: &mut impl Sessions,
         sink: &mut impl MediaSink,
     ) {
         let Router { tracks, subscribers, buf, stats, .. } = self;
-        let Some(fanout) = tracks.get_mut(&track) else {
+        let Some(fanout) = tracks.get_mut(&stream) else {
             DriverStats::bump(&stats.rtp_unrouted);
             return;
         };
@@ -1274,15 +1501,29 @@ impl Router {
             payload_type: view.payload_type(),
             payload_len: view.payload().len(),
         };
-        if !fanout.subscribers.is_empty() {
-            fanout.cache.insert(now, input.ssrc, input.sequence_number, packet);
-        }
+        let mut keyframe = None;
+        let mut sent = false;
         for &(session, index) in &fanout.subscribers {
             let Some(out) = subscribers.get_mut(&session).and_then(|s| s.get_mut(index)) else {
                 continue;
             };
+            if out.layer != stream.layer {
+                if out.pending != Some(stream.layer)
+                    || !*keyframe.get_or_insert_with(|| fanout.starts_keyframe(&view))
+                {
+                    continue;
+                }
+                out.layer = stream.layer;
+                out.pending = None;
+                out.sequence.restart_source();
+                DriverStats::bump(&stats.simulcast_switches);
+            }
+            sent = true;
             let Some(session) = sessions.session_mut(session) else { continue };
             forward_one(now, out, session, packet, input, buf, sink, stats);
+        }
+        if sent {
+            fanout.cache.insert(now, input.ssrc, input.sequence_number, packet);
         }
     }
 }
@@ -1503,16 +1744,28 @@ mod tests {
         let mut p = Publisher::build(&media(), None).expect("publishes");
         assert_eq!(p.mid_extension, Some(3));
         // Announced by a=ssrc.
-        assert_eq!(classify(&mut p, &packet(10, 111, None)), Some(Source::Media(TrackId(1))));
+        assert_eq!(
+            classify(&mut p, &packet(10, 111, None)),
+            Some(Source::Media(StreamKey::new(TrackId(1), 0)))
+        );
         // Learned from the mid, whatever the payload type says.
-        assert_eq!(classify(&mut p, &packet(20, 111, Some(b"1"))), Some(Source::Media(TrackId(2))));
-        assert_eq!(classify(&mut p, &packet(20, 111, None)), Some(Source::Media(TrackId(2))));
+        assert_eq!(
+            classify(&mut p, &packet(20, 111, Some(b"1"))),
+            Some(Source::Media(StreamKey::new(TrackId(2), 0)))
+        );
+        assert_eq!(
+            classify(&mut p, &packet(20, 111, None)),
+            Some(Source::Media(StreamKey::new(TrackId(2), 0)))
+        );
         // RTX by payload type, before the mid.
-        let rtx = Source::Rtx { track: TrackId(2), media_ssrc: None };
+        let rtx = Source::Rtx { stream: StreamKey::new(TrackId(2), 0), media_ssrc: None };
         assert_eq!(classify(&mut p, &packet(21, 97, Some(b"1"))), Some(rtx));
         assert_eq!(p.apt[97], 96);
         // No mid: a payload type only one published mid has (96), not one both have (111).
-        assert_eq!(classify(&mut p, &packet(30, 96, None)), Some(Source::Media(TrackId(2))));
+        assert_eq!(
+            classify(&mut p, &packet(30, 96, None)),
+            Some(Source::Media(StreamKey::new(TrackId(2), 0)))
+        );
         assert_eq!(classify(&mut p, &packet(31, 111, None)), None);
         // A mid that carries no published track, or none at all.
         assert_eq!(classify(&mut p, &packet(40, 98, Some(b"2"))), None);
@@ -1521,13 +1774,51 @@ mod tests {
 
         // A rebuild keeps what was learned for tracks still published.
         let rebuilt = Publisher::build(&media(), Some(p)).unwrap();
-        assert_eq!(rebuilt.ssrcs.get(&20), Some(&Source::Media(TrackId(2))));
+        assert_eq!(rebuilt.ssrcs.get(&20), Some(&Source::Media(StreamKey::new(TrackId(2), 0))));
         assert_eq!(rebuilt.ssrcs.get(&21), Some(&rtx));
         let mut unpublished = media();
         unpublished.transceivers.truncate(1);
         let rebuilt = Publisher::build(&unpublished, Some(rebuilt)).unwrap();
         assert_eq!(rebuilt.ssrcs.get(&20), None);
         assert_eq!(Publisher::build(&SessionMedia::default(), None).map(|_| ()), None);
+    }
+
+    #[test]
+    fn simulcast_layers_come_from_the_rid_extensions() {
+        let mut media = media();
+        let video = &mut media.transceivers[1];
+        video.extensions.push((4, extension_uri::SDES_RTP_STREAM_ID.to_owned()));
+        video.extensions.push((5, extension_uri::SDES_REPAIRED_RTP_STREAM_ID.to_owned()));
+        video.receive_rids = vec!["q".into(), "h".into(), "f".into()];
+        // A simulcast section's a=ssrc lines (if any) say nothing of layers.
+        video.receive_ssrcs = vec![ReceiveSsrc { ssrc: 77, rtx: None }];
+        let mut p = Publisher::build(&media, None).unwrap();
+        assert_eq!((p.rid_extension, p.repaired_rid_extension), (Some(4), Some(5)));
+        let with = |ssrc: u32, pt: u8, ext: &[(u8, &[u8])]| {
+            let mut out = Vec::new();
+            rtp::RtpHeaderWriter {
+                payload_type: pt,
+                ssrc,
+                extensions: ext,
+                ..rtp::RtpHeaderWriter::default()
+            }
+            .append_packet(b"x", &mut out)
+            .unwrap();
+            out
+        };
+        let layer = |l: u8| Some(Source::Media(StreamKey::new(TrackId(2), l)));
+        assert_eq!(classify(&mut p, &with(50, 96, &[(3, b"1"), (4, b"h")])), layer(1));
+        assert_eq!(classify(&mut p, &with(51, 96, &[(3, b"1"), (4, b"f")])), layer(2));
+        // Learned: later packets without extensions keep their layer.
+        assert_eq!(classify(&mut p, &with(51, 96, &[])), layer(2));
+        // RTX names the layer it repairs with repaired-rtp-stream-id.
+        let rtx = Source::Rtx { stream: StreamKey::new(TrackId(2), 0), media_ssrc: None };
+        assert_eq!(classify(&mut p, &with(52, 97, &[(3, b"1"), (5, b"q")])), Some(rtx));
+        // No rid, or one the SDP did not name: not learned.
+        assert_eq!(classify(&mut p, &with(53, 96, &[(3, b"1")])), None);
+        assert_eq!(classify(&mut p, &with(54, 96, &[(3, b"1"), (4, b"x")])), None);
+        assert_eq!(classify(&mut p, &with(77, 96, &[])), None);
+        assert_eq!(p.learned, 3);
     }
 
     #[test]
@@ -1550,11 +1841,13 @@ mod tests {
             video: true,
             announced_ssrc: None,
             source: None,
+            active_since: None,
             subscribers: Vec::new(),
             remote_workers: Vec::new(),
             keyframes: KeyframeRequests::default(),
             media_seen: false,
             clock_rate: 90_000,
+            keyframe_codecs: Vec::new(),
             nack_negotiated: true,
             cache: PacketCache::new(16, 1500, CACHE_MAX_AGE),
             nack: None,

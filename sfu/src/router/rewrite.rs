@@ -159,12 +159,21 @@ pub struct SequenceRewriter {
     ts_offset: u32,
     /// Newest output sequence number and its timestamp, and when it was sent.
     newest: Option<(u16, u32, Instant)>,
+    /// The output sequence number of the current source's first packet.
+    first_output: Option<u16>,
 }
 
 impl SequenceRewriter {
     /// A stream whose first packet goes out as `(sequence number, timestamp)` `initial`.
     pub fn new(initial: (u16, u32)) -> SequenceRewriter {
-        SequenceRewriter { source: None, initial, seq_offset: 0, ts_offset: 0, newest: None }
+        SequenceRewriter {
+            source: None,
+            initial,
+            seq_offset: 0,
+            ts_offset: 0,
+            newest: None,
+            first_output: None,
+        }
     }
 
     /// The next packet starts a new source, whatever its SSRC (the stream now carries
@@ -195,6 +204,7 @@ impl SequenceRewriter {
             self.seq_offset = next_seq.wrapping_sub(sequence_number);
             self.ts_offset = next_ts.wrapping_sub(timestamp);
             self.source = Some(ssrc);
+            self.first_output = Some(next_seq);
             // The first packet of the new source is the newest from here on.
             self.newest = Some((next_seq, next_ts, now));
             return (next_seq, next_ts);
@@ -215,9 +225,12 @@ impl SequenceRewriter {
         self.source
     }
 
-    /// The source's sequence number behind output sequence number `output`.
-    pub fn input_sequence(&self, output: u16) -> u16 {
-        output.wrapping_sub(self.seq_offset)
+    /// The current source's sequence number behind output sequence number `output`; `None`
+    /// when `output` went out before the current source started (another source's packet).
+    pub fn input_sequence(&self, output: u16) -> Option<u16> {
+        let first = self.first_output?;
+        (output == first || rtp::seq_newer(output, first))
+            .then(|| output.wrapping_sub(self.seq_offset))
     }
 
     /// The output timestamp of the source's timestamp `input`.

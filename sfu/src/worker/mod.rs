@@ -77,7 +77,7 @@ use tracing::{debug, error, info, info_span, trace, warn, Span};
 use crate::config::SessionTimers;
 use crate::datachannel::{ChannelRouter, ForwardedMessage};
 use crate::directory::{CheckRoute, Directory, SessionId, TrackId};
-use crate::router::{Forward, MediaSink, Router, Sessions};
+use crate::router::{Forward, MediaSink, Router, Sessions, StreamKey};
 use crate::session::{ConnectionState, ReceivedMedia, Session, SessionEvent, Transmit};
 
 /// Largest datagram accepted, in bytes (see the module documentation).
@@ -119,24 +119,24 @@ pub enum Command {
         /// The bytes.
         datagram: Vec<u8>,
     },
-    /// A decrypted RTP packet of `track` from the publisher's worker, for the subscribers of
-    /// this one.
+    /// A decrypted RTP packet of `stream` (a track or one simulcast layer of it) from the
+    /// publisher's worker, for the subscribers of this one.
     Media {
-        /// The track.
-        track: TrackId,
+        /// The stream.
+        stream: StreamKey,
         /// The packet, decrypted.
         packet: Vec<u8>,
     },
-    /// Subscribers on another worker want a keyframe of `track`, whose publisher this
+    /// Subscribers on another worker want a keyframe of `stream`, whose publisher this
     /// worker owns.
     KeyframeRequest {
-        /// The track.
-        track: TrackId,
+        /// The stream.
+        stream: StreamKey,
     },
-    /// The publisher of `track`, owned by another worker, sent a sender report.
+    /// The publisher of `stream`, owned by another worker, sent a sender report.
     SenderReport {
-        /// The track.
-        track: TrackId,
+        /// The stream.
+        stream: StreamKey,
         /// What it said.
         info: crate::router::reports::SenderInfo,
     },
@@ -422,9 +422,9 @@ impl MediaSink for Outlet<'_> {
     fn forward(&mut self, worker: usize, message: Forward) -> bool {
         let Some(sender) = self.peers.get(worker) else { return false };
         let command = match message {
-            Forward::Media { track, packet } => Command::Media { track, packet },
-            Forward::KeyframeRequest { track } => Command::KeyframeRequest { track },
-            Forward::SenderReport { track, info } => Command::SenderReport { track, info },
+            Forward::Media { stream, packet } => Command::Media { stream, packet },
+            Forward::KeyframeRequest { stream } => Command::KeyframeRequest { stream },
+            Forward::SenderReport { stream, info } => Command::SenderReport { stream, info },
         };
         sender.try_send(command).is_ok()
     }
@@ -675,7 +675,7 @@ impl Worker {
                 DriverStats::bump(&self.shared.stats.forwarded_in);
                 self.deliver(Instant::now(), id, local, remote, &mut datagram).await;
             }
-            Command::Media { track, packet } => {
+            Command::Media { stream, packet } => {
                 self.refresh_routes(Instant::now()).await;
                 let mut outlet = Outlet {
                     sockets: &self.sockets,
@@ -686,13 +686,13 @@ impl Worker {
                 let mut sessions = Slots(&mut self.sessions);
                 self.router.on_forwarded_media(
                     Instant::now(),
-                    track,
+                    stream,
                     &packet,
                     &mut sessions,
                     &mut outlet,
                 );
             }
-            Command::KeyframeRequest { track } => {
+            Command::KeyframeRequest { stream } => {
                 self.refresh_routes(Instant::now()).await;
                 let mut outlet = Outlet {
                     sockets: &self.sockets,
@@ -701,12 +701,12 @@ impl Worker {
                     stats: &self.shared.stats,
                 };
                 let mut sessions = Slots(&mut self.sessions);
-                self.router.on_keyframe_request(Instant::now(), track, &mut sessions, &mut outlet);
+                self.router.on_keyframe_request(Instant::now(), stream, &mut sessions, &mut outlet);
                 self.flush_touched().await;
             }
-            Command::SenderReport { track, info } => {
+            Command::SenderReport { stream, info } => {
                 self.refresh_routes(Instant::now()).await;
-                self.router.on_sender_info(track, info);
+                self.router.on_sender_info(stream, info);
             }
             Command::ChannelMessage(message) => {
                 DriverStats::bump(&self.shared.stats.channel_forwarded_in);

@@ -94,9 +94,11 @@ driver_counters! {
     /// RTP packets of a publisher's RTX streams that repair nothing: padding only
     /// (bandwidth probes), or of a source or codec the SFU does not forward.
     rtp_dropped_rtx,
-    /// RTP packets of a second source of one track (a simulcast layer): one source is
-    /// forwarded.
+    /// RTP packets of a second source of one stream (a track, or one simulcast layer of
+    /// it): one source is forwarded.
     rtp_dropped_other_source,
+    /// Subscriber streams that switched to another simulcast layer (at its keyframe).
+    simulcast_switches,
     /// Subscriber copies dropped: the subscriber did not negotiate the packet's codec.
     rtp_dropped_no_codec,
     /// Subscriber copies dropped: the subscriber is not connected, has no fresh consent, or
