@@ -126,7 +126,8 @@ impl Default for DriverLimits {
 /// What the tasks share: the machine and the sockets its outputs refer to.
 pub(crate) struct Core {
     pub(crate) server: TurnServer,
-    /// UDP listeners by local address (the `server` of UDP 5-tuples).
+    /// UDP listeners by bound address: the `server` of their UDP 5-tuples, or for one bound
+    /// to a wildcard address, that of its family on the same port ([`Core::udp_listener`]).
     pub(crate) listeners: HashMap<SocketAddr, Arc<UdpSocket>>,
     /// Relay sockets by local address, with their receive task.
     pub(crate) relays: HashMap<SocketAddr, (Arc<UdpSocket>, JoinHandle<()>)>,
@@ -337,7 +338,9 @@ impl Running {
 /// there are TLS listeners. A UDP listener bound to a wildcard address (`0.0.0.0`, `::`)
 /// is asked for the destination address of each datagram (`IP_PKTINFO`,
 /// `IPV6_RECVPKTINFO`): the machine gets that address as the server address of the
-/// client's 5-tuple, and everything for the client leaves from it.
+/// client's 5-tuple, and everything for the client leaves from it. (An IPv6 socket that is
+/// not IPv6-only, which [`bind_udp`] never makes, gets IPv4 datagrams with IPv4-mapped
+/// client and destination addresses, and answers them from the mapped address as well.)
 pub fn start(
     mut config: ServerConfig,
     listeners: Listeners,

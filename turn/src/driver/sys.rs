@@ -725,7 +725,7 @@ mod tests {
     }
 
     /// A socket on `bind` (non-blocking when asked), as a std socket.
-    fn bound(bind: &str, nonblocking: bool) -> std::net::UdpSocket {
+    fn bound_socket(bind: &str, nonblocking: bool) -> std::net::UdpSocket {
         let addr: SocketAddr = bind.parse().unwrap();
         let socket = udp_socket(addr).unwrap();
         socket.bind(&addr.into()).unwrap();
@@ -754,12 +754,13 @@ mod tests {
     /// A wildcard socket on `wildcard` hears each client on the address it sent to and
     /// answers from that address, with `sendmmsg` and with a segmented send.
     fn answers_from_the_address_sent_to(wildcard: &str, clients: &[&str]) {
-        let server = bound(wildcard, true);
+        let server = bound_socket(wildcard, true);
         let port = server.local_addr().unwrap().port();
         set_recv_pktinfo(server.as_fd(), server.local_addr().unwrap()).unwrap();
         let mut batch = RecvBatch::with_local_addresses(2048, port);
         for client_ip in clients {
-            let client = bound(&SocketAddr::new(client_ip.parse().unwrap(), 0).to_string(), false);
+            let client =
+                bound_socket(&SocketAddr::new(client_ip.parse().unwrap(), 0).to_string(), false);
             let dest = SocketAddr::new(client_ip.parse().unwrap(), port);
             client.send_to(b"hello", dest).unwrap();
             assert_eq!(recv_some(&mut batch, &server), 1);
@@ -804,6 +805,38 @@ mod tests {
             return;
         }
         answers_from_the_address_sent_to("[::]:0", &["::1"]);
+    }
+
+    #[test]
+    fn dual_stack_wildcard_socket_answers_ipv4_clients_from_the_address_sent_to() {
+        let Ok(socket) = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP)) else {
+            eprintln!("no IPv6 sockets here: dual-stack packet info not checked");
+            return;
+        };
+        socket.set_only_v6(false).unwrap();
+        socket.set_nonblocking(true).unwrap();
+        socket.bind(&SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)).into()).unwrap();
+        let server: std::net::UdpSocket = socket.into();
+        let bound = server.local_addr().unwrap();
+        set_recv_pktinfo(server.as_fd(), bound).unwrap();
+        let mut batch = RecvBatch::with_local_addresses(2048, bound.port());
+        let client = bound_socket("127.0.0.2:0", false);
+        let dest = SocketAddr::from(([127, 0, 0, 2], bound.port()));
+        client.send_to(b"over IPv4", dest).unwrap();
+        assert_eq!(recv_some(&mut batch, &server), 1);
+        let (_, received) = batch.get(0).unwrap();
+        // IPv4 on an IPv6 socket: both addresses IPv4-mapped.
+        let mapped = |a: SocketAddr| match a {
+            SocketAddr::V4(v4) => SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port()),
+            v6 => v6,
+        };
+        assert_eq!(received.from, Some(mapped(client.local_addr().unwrap())));
+        assert_eq!(received.local, Some(mapped(dest)));
+        let reply = [Datagram { data: b"back", to: received.from.unwrap(), from: received.local }];
+        assert_eq!(send_batch(server.as_fd(), &reply).unwrap(), 1);
+        let mut buf = [0u8; 64];
+        let (n, source) = client.recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], source), (&b"back"[..], dest));
     }
 
     #[test]
