@@ -41,7 +41,9 @@ const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 #[derive(Debug, Parser)]
 #[command(name = "turn", version)]
 struct Args {
-    /// UDP listener; repeatable. [default: 127.0.0.1:3478 and 127.0.0.1:53]
+    /// UDP listener; repeatable. On a wildcard address (0.0.0.0, [::], IPv6-only) it answers
+    /// each client from the address the client sent to. [default: 127.0.0.1:3478 and
+    /// 127.0.0.1:53]
     #[arg(long, value_name = "ADDR:PORT")]
     udp_listen: Vec<SocketAddr>,
 

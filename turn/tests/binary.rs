@@ -96,6 +96,35 @@ async fn binary_relays_with_rest_credentials() {
     TcpStream::connect(server.tls[0]).await.unwrap();
 }
 
+#[tokio::test]
+async fn binary_wildcard_listener_answers_from_the_address_sent_to() {
+    let server = spawn(&[
+        "--udp-listen",
+        "0.0.0.0:0",
+        "--relay-ip",
+        "127.0.0.1",
+        "--user",
+        "erin:erin-password",
+        "--realm",
+        net::REALM,
+        "--allow-loopback-peers",
+    ]);
+    assert!(server.udp[0].ip().is_unspecified() && server.udp[0].port() != 0);
+    // A client on 127.0.0.2 talks to 127.0.0.2 (loopback: one of the host's addresses);
+    // `Conn` checks that every datagram comes back from there.
+    let to = SocketAddr::from(([127, 0, 0, 2], server.udp[0].port()));
+    let socket = UdpSocket::bind("127.0.0.2:0").await.unwrap();
+    let mut client = Client::new(Conn::Udp(socket, to), "erin", "erin-password");
+    let relayed = client.allocate().await.expect("allocation");
+    assert_eq!(relayed.ip().to_string(), "127.0.0.1");
+    let peer = Peer::bind().await;
+    client.channel_bind(0x4001, peer.addr()).await.expect("channel");
+    client.send_channel(0x4001, b"ping").await;
+    assert_eq!(peer.recv().await, (b"ping".to_vec(), relayed));
+    peer.send(b"pong", relayed).await;
+    assert_eq!(client.recv_relayed().await, Relayed::Channel(0x4001, b"pong".to_vec()));
+}
+
 #[test]
 fn explicit_listener_that_cannot_bind_is_fatal() {
     let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -23,6 +23,16 @@
 //! the tasks and are reused for every datagram. UDP sockets move up to [`sys::BATCH`]
 //! datagrams per system call (`recvmmsg`, and `sendmmsg` or one segmented `sendmsg` for a
 //! run of equal datagrams to one destination), and a batch is relayed under one lock.
+//!
+//! A UDP listener bound to a wildcard address (`0.0.0.0:PORT`, `[::]:PORT`) reads the
+//! destination address of each datagram from its packet info control message and hands
+//! the machine that address (with the listener's port) as the server address, so 5-tuples
+//! hold the address the client talks to. Responses, Data indications and ChannelData for
+//! the client are sent from the listener bound to that address if there is one, else from
+//! the wildcard listener of its family and port with the address as the source
+//! ([`Core::udp_listener`]): a client on a host with several addresses always hears back
+//! from the address it sent to. Listeners bound to concrete addresses pass no control
+//! messages at all.
 
 pub mod stream;
 pub mod sys;
@@ -31,12 +41,14 @@ pub mod udp;
 
 use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
@@ -64,7 +76,9 @@ pub struct Listeners {
     pub tls: Vec<std::net::TcpListener>,
 }
 
-/// Binds a UDP listener (IPv6 sockets are IPv6-only), non-blocking.
+/// Binds a UDP listener (IPv6 sockets are IPv6-only, so `[::]` serves IPv6 clients only:
+/// bind `0.0.0.0` beside it for IPv4), non-blocking. A listener bound to a wildcard address
+/// answers each client from the address the client sent to (see [`start`]).
 pub fn bind_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     let socket = sys::udp_socket(addr)?;
     socket.bind(&addr.into())?;
@@ -112,7 +126,8 @@ impl Default for DriverLimits {
 /// What the tasks share: the machine and the sockets its outputs refer to.
 pub(crate) struct Core {
     pub(crate) server: TurnServer,
-    /// UDP listeners by local address (the `server` of UDP 5-tuples).
+    /// UDP listeners by bound address: the `server` of their UDP 5-tuples, or for one bound
+    /// to a wildcard address, that of its family on the same port ([`Core::udp_listener`]).
     pub(crate) listeners: HashMap<SocketAddr, Arc<UdpSocket>>,
     /// Relay sockets by local address, with their receive task.
     pub(crate) relays: HashMap<SocketAddr, (Arc<UdpSocket>, JoinHandle<()>)>,
@@ -149,8 +164,9 @@ impl Shared {
 /// A message for a client, collected under the lock and sent after it.
 #[derive(Debug)]
 pub(crate) enum ToClient {
-    /// A datagram from a UDP listener.
-    Udp(Arc<UdpSocket>, SocketAddr, Vec<u8>),
+    /// A datagram from a UDP listener to a client, from a local address when the listener
+    /// is bound to a wildcard address (see [`Core::udp_listener`]).
+    Udp { socket: Arc<UdpSocket>, to: SocketAddr, from: Option<SocketAddr>, data: Vec<u8> },
     /// Bytes for a TCP or TLS connection.
     Stream(StreamWriter, Vec<u8>),
 }
@@ -159,9 +175,18 @@ impl ToClient {
     /// Sends it. Errors are the client's problem (gone, or its buffer full): logged.
     pub(crate) async fn send(self) {
         match self {
-            Self::Udp(socket, to, data) => {
+            Self::Udp { socket, to, from: None, data } => {
                 if let Err(e) = socket.send_to(&data, to).await {
                     debug!(%to, error = %e, "send to client failed");
+                }
+            }
+            Self::Udp { socket, to, from: Some(from), data } => {
+                let message = [sys::Datagram { data: &data, to, from: Some(from) }];
+                let sent = socket
+                    .async_io(Interest::WRITABLE, || sys::send_batch(socket.as_fd(), &message))
+                    .await;
+                if let Err(e) = sent {
+                    debug!(%to, %from, error = %e, "send to client failed");
                 }
             }
             Self::Stream(writer, data) => writer.write(&data).await,
@@ -177,6 +202,24 @@ pub(crate) async fn send_all(messages: Vec<ToClient>) {
 }
 
 impl Core {
+    /// The UDP listener serving the server address `server` of a 5-tuple, and the address
+    /// to send from: the listener bound to `server` itself (sending with no source
+    /// address, as any socket), else the one bound to the wildcard address of its family on
+    /// its port, which sends from `server` (the address the client's datagrams arrived on).
+    pub(crate) fn udp_listener(
+        &self,
+        server: SocketAddr,
+    ) -> Option<(&Arc<UdpSocket>, Option<SocketAddr>)> {
+        if let Some(socket) = self.listeners.get(&server) {
+            return Some((socket, None));
+        }
+        let wildcard = match server {
+            SocketAddr::V4(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, server.port())),
+            SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, server.port())),
+        };
+        self.listeners.get(&wildcard).map(|socket| (socket, Some(server)))
+    }
+
     /// Drains the machine's outputs: binds and closes relay sockets here, returns what must
     /// be sent to clients (nothing allocated when there is nothing to send).
     pub(crate) fn drain(&mut self, shared: &Shared, now: Instant) -> Vec<ToClient> {
@@ -184,8 +227,13 @@ impl Core {
         while let Some(output) = self.server.poll_output() {
             match output {
                 Output::ToClient(t) => match t.transport {
-                    Transport::Udp => match self.listeners.get(&t.server) {
-                        Some(socket) => sends.push(ToClient::Udp(socket.clone(), t.client, t.data)),
+                    Transport::Udp => match self.udp_listener(t.server) {
+                        Some((socket, from)) => sends.push(ToClient::Udp {
+                            socket: socket.clone(),
+                            to: t.client,
+                            from,
+                            data: t.data,
+                        }),
                         None => warn!(server = %t.server, "no UDP listener for a response"),
                     },
                     Transport::Tcp | Transport::Tls => {
@@ -287,7 +335,12 @@ impl Running {
 /// Starts the server on `listeners`: adds their addresses to `config.listening` (peers on
 /// them are refused), creates the machine with an RNG seeded from the OS and the system's
 /// Unix time, and spawns the tasks on the current tokio runtime. `tls` is required when
-/// there are TLS listeners.
+/// there are TLS listeners. A UDP listener bound to a wildcard address (`0.0.0.0`, `::`)
+/// is asked for the destination address of each datagram (`IP_PKTINFO`,
+/// `IPV6_RECVPKTINFO`): the machine gets that address as the server address of the
+/// client's 5-tuple, and everything for the client leaves from it. (An IPv6 socket that is
+/// not IPv6-only, which [`bind_udp`] never makes, gets IPv4 datagrams with IPv4-mapped
+/// client and destination addresses, and answers them from the mapped address as well.)
 pub fn start(
     mut config: ServerConfig,
     listeners: Listeners,
@@ -297,8 +350,13 @@ pub fn start(
     let mut udp = Vec::new();
     for socket in listeners.udp {
         socket.set_nonblocking(true).map_err(StartError::Io)?;
+        let addr = socket.local_addr().map_err(StartError::Io)?;
+        if addr.ip().is_unspecified() {
+            // Each datagram then tells the address it was sent to, which answers leave from.
+            sys::set_recv_pktinfo(socket.as_fd(), addr).map_err(StartError::Io)?;
+        }
         let socket = UdpSocket::from_std(socket).map_err(StartError::Io)?;
-        udp.push((socket.local_addr().map_err(StartError::Io)?, Arc::new(socket)));
+        udp.push((addr, Arc::new(socket)));
     }
     let mut tcp = Vec::new();
     for listener in listeners.tcp {

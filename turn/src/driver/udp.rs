@@ -1,6 +1,8 @@
 //! UDP: the listener tasks (client side) and the relay socket tasks (peer side), each
 //! receiving up to [`sys::BATCH`] datagrams per system call, relaying the whole batch under
-//! one lock of the machine, and sending the results in batches.
+//! one lock of the machine, and sending the results in batches. A listener bound to a
+//! wildcard address reads the destination address of each datagram and uses it as the
+//! server address; what goes to its clients leaves from that address.
 
 use std::io;
 use std::net::SocketAddr;
@@ -12,7 +14,7 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tracing::{debug, trace};
 
-use super::sys::{self, Received, RecvBatch, BATCH};
+use super::sys::{self, Datagram, Received, RecvBatch, BATCH};
 use super::{send_all, Shared, StreamWriter};
 use crate::{RelayBind, Transport, CLIENT_FRAME_OVERHEAD};
 
@@ -35,9 +37,9 @@ pub(crate) fn bind_relay(bind: RelayBind) -> io::Result<Arc<UdpSocket>> {
     Ok(Arc::new(UdpSocket::from_std(socket.into())?))
 }
 
-/// One datagram to send: the socket it leaves from (`None`: nothing to send), the
-/// destination, and the bytes.
-type Outgoing<'a> = (Option<Arc<UdpSocket>>, SocketAddr, &'a [u8]);
+/// One datagram to send: the socket it leaves from (`None`: nothing to send) and the
+/// datagram.
+type Outgoing<'a> = (Option<Arc<UdpSocket>>, Datagram<'a>);
 
 /// Waits for datagrams and receives a batch; `None` on an error worth skipping.
 async fn recv_batch(socket: &UdpSocket, batch: &mut RecvBatch) -> Option<usize> {
@@ -57,11 +59,11 @@ async fn recv_batch(socket: &UdpSocket, batch: &mut RecvBatch) -> Option<usize> 
 }
 
 /// Sends every message from `socket`, waiting while its buffer is full: runs of datagrams of
-/// one size to one destination (a relayed stream) go as one segmented send
+/// one size to one destination from one source (a relayed stream) go as one segmented send
 /// ([`sys::send_segmented`]), the rest in `sendmmsg` batches. A message the kernel refuses
 /// (the first of a batch failing) is skipped; a segmented send the kernel refuses (a route
 /// that cannot segment, a segment above its MTU) is sent again without segmentation.
-async fn send_batched(socket: &UdpSocket, mut messages: &[(&[u8], SocketAddr)]) {
+async fn send_batched(socket: &UdpSocket, mut messages: &[Datagram<'_>]) {
     let segmentation = sys::segmentation_supported();
     // Messages to send without segmentation, after a segmented send of them failed.
     let mut plain = 0;
@@ -79,7 +81,7 @@ async fn send_batched(socket: &UdpSocket, mut messages: &[(&[u8], SocketAddr)]) 
                     }
                 }
                 Err(e) => {
-                    debug!(to = %messages[0].1, error = %e, "segmented UDP send failed");
+                    debug!(to = %messages[0].to, error = %e, "segmented UDP send failed");
                     plain = run;
                 }
             }
@@ -98,7 +100,7 @@ async fn send_batched(socket: &UdpSocket, mut messages: &[(&[u8], SocketAddr)]) 
                 }
             }
             Err(e) => {
-                debug!(to = %messages[0].1, error = %e, "UDP send failed");
+                debug!(to = %messages[0].to, error = %e, "UDP send failed");
                 plain = plain.saturating_sub(1);
                 messages = &messages[1..];
             }
@@ -115,13 +117,13 @@ async fn send_grouped(packets: &[Outgoing<'_>]) {
             start += 1;
             continue;
         };
-        let mut list: [(&[u8], SocketAddr); BATCH] = [(&[], packets[start].1); BATCH];
+        let mut list = [packets[start].1; BATCH];
         let mut k = 0;
         let mut end = start;
         while end < packets.len() && k < BATCH {
             match &packets[end].0 {
                 Some(s) if Arc::ptr_eq(s, &socket) => {
-                    list[k] = (packets[end].2, packets[end].1);
+                    list[k] = packets[end].1;
                     k += 1;
                     end += 1;
                 }
@@ -133,27 +135,36 @@ async fn send_grouped(packets: &[Outgoing<'_>]) {
     }
 }
 
-/// Receives from clients on one UDP listener.
+/// Receives from clients on one UDP listener bound to `local`. Bound to a wildcard address
+/// (with `IP_PKTINFO` / `IPV6_RECVPKTINFO` set by [`super::start`]), it hands the machine
+/// the address each datagram was sent to as the server address.
 pub(crate) async fn listener_task(shared: Shared, socket: Arc<UdpSocket>, local: SocketAddr) {
-    let mut batch = RecvBatch::new(MAX_DATAGRAM);
+    let mut batch = if local.ip().is_unspecified() {
+        RecvBatch::with_local_addresses(MAX_DATAGRAM, local.port())
+    } else {
+        RecvBatch::new(MAX_DATAGRAM)
+    };
     let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
     loop {
         let Some(n) = recv_batch(&socket, &mut batch).await else { continue };
         let now = Instant::now();
         // What to relay: the relay socket, the peer, and the data borrowed from the batch.
         let mut relayed: [Outgoing<'_>; BATCH] =
-            std::array::from_fn(|_| (None, unspecified, &[][..]));
+            std::array::from_fn(|_| (None, Datagram::new(&[], unspecified)));
         let sends = {
             let mut core = shared.lock();
             for (i, slot) in relayed.iter_mut().enumerate().take(n) {
-                let Some((data, Received { from: Some(client), .. })) = batch.get(i) else {
+                let Some((data, Received { from: Some(client), local: to, .. })) = batch.get(i)
+                else {
                     continue;
                 };
+                // Without packet info (not expected once asked for), the bound address.
+                let server = to.unwrap_or(local);
                 let datagram =
-                    core.server.relay_from_client(now, Transport::Udp, client, local, data);
+                    core.server.relay_from_client(now, Transport::Udp, client, server, data);
                 if let Some(d) = datagram {
                     if let Some((relay, _)) = core.relays.get(&d.relay) {
-                        *slot = (Some(relay.clone()), d.peer, d.data);
+                        *slot = (Some(relay.clone()), Datagram::new(d.data, d.peer));
                     }
                 }
             }
@@ -168,7 +179,9 @@ pub(crate) async fn listener_task(shared: Shared, socket: Arc<UdpSocket>, local:
 
 /// Where a relayed frame for a client goes.
 enum ClientRoute {
-    Udp(Arc<UdpSocket>, SocketAddr),
+    /// A UDP listener, the client, and the source address when the listener is bound to a
+    /// wildcard address.
+    Udp(Arc<UdpSocket>, SocketAddr, Option<SocketAddr>),
     Stream(StreamWriter),
 }
 
@@ -199,10 +212,9 @@ pub(crate) async fn relay_task(shared: Shared, socket: Arc<UdpSocket>, relay: So
                     continue;
                 };
                 *route = match f.transport {
-                    Transport::Udp => core
-                        .listeners
-                        .get(&f.server)
-                        .map(|listener| (ClientRoute::Udp(listener.clone(), f.client), f.len)),
+                    Transport::Udp => core.udp_listener(f.server).map(|(listener, from)| {
+                        (ClientRoute::Udp(listener.clone(), f.client, from), f.len)
+                    }),
                     Transport::Tcp | Transport::Tls => core
                         .streams
                         .get(&f.five_tuple())
@@ -216,13 +228,15 @@ pub(crate) async fn relay_task(shared: Shared, socket: Arc<UdpSocket>, relay: So
             debug!(%relay, truncated, "peer datagrams longer than {RELAY_SLOT} bytes dropped");
         }
         // UDP frames go out in batches per listener; stream frames are written in order.
-        let mut udp: [Outgoing<'_>; BATCH] = std::array::from_fn(|_| (None, unspecified, &[][..]));
+        let mut udp: [Outgoing<'_>; BATCH] =
+            std::array::from_fn(|_| (None, Datagram::new(&[], unspecified)));
         for ((route, slot), frame) in
             routes.iter().zip(udp.iter_mut()).zip(out.chunks_exact(out_slot))
         {
             match route {
-                Some((ClientRoute::Udp(listener, client), len)) => {
-                    *slot = (Some(listener.clone()), *client, &frame[..*len]);
+                Some((ClientRoute::Udp(listener, client, from), len)) => {
+                    let datagram = Datagram { data: &frame[..*len], to: *client, from: *from };
+                    *slot = (Some(listener.clone()), datagram);
                 }
                 Some((ClientRoute::Stream(writer), len)) => writer.write(&frame[..*len]).await,
                 None => {}

@@ -88,6 +88,8 @@ impl<T: AsyncRead + AsyncWrite + Send> Stream for T {}
 
 /// The client's connection to the server.
 pub enum Conn {
+    /// A socket and the server address it sends to (every datagram received must come from
+    /// there).
     Udp(UdpSocket, SocketAddr),
     Stream(BoxedStream, Vec<u8>),
 }
@@ -150,9 +152,12 @@ impl Conn {
 
     async fn recv_inner(&mut self) -> Vec<u8> {
         match self {
-            Self::Udp(socket, _) => {
+            Self::Udp(socket, to) => {
                 let mut buf = vec![0u8; 65_536];
-                let (len, _) = socket.recv_from(&mut buf).await.unwrap();
+                let (len, from) = socket.recv_from(&mut buf).await.unwrap();
+                // Everything for a UDP client comes from the address it sends to, also from
+                // a listener bound to a wildcard address.
+                assert_eq!(from, *to, "a datagram from another address than the server's");
                 buf.truncate(len);
                 buf
             }
