@@ -289,17 +289,60 @@ async fn update_swaps_the_track_a_mid_pulls() {
     let info = session(&server, &subscriber).await;
     assert_eq!(info["tracks"][0]["sessionId"], second.as_str());
     assert_eq!(info["tracks"][0]["trackName"], "cam");
+    assert_eq!(
+        info["tracks"][0]["simulcast"],
+        json!({"preferredRid": "h", "priorityOrdering": "none", "ridNotAvailable": "none"})
+    );
     assert_eq!(info["tracks"][1]["sessionId"], first.as_str());
+    assert!(info["tracks"][1].get("simulcast").is_none());
+
+    // The same track without a simulcast object keeps its choice; a new one replaces it.
+    update(
+        &server,
+        &subscriber,
+        &json!({"tracks": [{"mid": "0", "sessionId": second, "trackName": "cam"}]}),
+    )
+    .await;
+    let info = session(&server, &subscriber).await;
+    assert_eq!(info["tracks"][0]["simulcast"]["preferredRid"], "h");
+    update(
+        &server,
+        &subscriber,
+        &json!({"tracks": [{"mid": "0", "sessionId": second, "trackName": "cam",
+            "simulcast": {"preferredRid": "f", "fallbackStrategy": "simulcastLayerBelow"}}]}),
+    )
+    .await;
+    let info = session(&server, &subscriber).await;
+    assert_eq!(
+        info["tracks"][0]["simulcast"],
+        json!({"preferredRid": "f", "priorityOrdering": "none", "ridNotAvailable": "asciibetical"})
+    );
 
     let path = format!("sessions/{subscriber}/tracks/update");
     server
         .put_json(&path, &json!({"tracks": [{"location": "local", "mid": "0"}]}))
         .await
         .assert_error(400, "decoding_error");
-    server
-        .put_json(&path, &json!({"tracks": [{"mid": "0", "simulcast": 3}]}))
-        .await
-        .assert_error(400, "decoding_error");
+    for bad in [
+        json!(3),
+        json!({"preferredRid": "a b"}),
+        json!({"ridNotAvailable": "nextPriority"}),
+        json!({"priorityOrdering": 1}),
+    ] {
+        server
+            .put_json(&path, &json!({"tracks": [{"mid": "0", "simulcast": bad}]}))
+            .await
+            .assert_error(400, "decoding_error");
+        // A pull refuses the same.
+        server
+            .post_json(
+                &format!("sessions/{subscriber}/tracks/new"),
+                &json!({"tracks": [{"location": "remote", "sessionId": second,
+                    "trackName": "cam", "simulcast": bad}]}),
+            )
+            .await
+            .assert_error(400, "decoding_error");
+    }
     // A publisher's receiving mid pulls nothing.
     let body = update(
         &server,

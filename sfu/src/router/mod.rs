@@ -15,8 +15,10 @@
 //! # One packet
 //!
 //! [`Router::on_rtp`] gets the packet that [`Session::handle_receive`] decrypted in place in
-//! the worker's receive buffer. The publisher's table names the track; one source (SSRC) per
-//! track is forwarded (the first, until it is silent for 2 s). Each other worker with
+//! the worker's receive buffer. The publisher's table names the track and, for simulcast,
+//! the layer (from the rid header extension; see [`layers`]): each layer is a stream of its
+//! own ([`StreamKey`]), and one source (SSRC) per stream is forwarded (the first, until it
+//! is silent for 2 s). A subscriber stream carries one layer of its track. Each other worker with
 //! subscribers gets one copy through its bounded command queue ([`Forward::Media`]; dropped
 //! and counted when full, never waited for), which fans it out there
 //! ([`Router::on_forwarded_media`]). For each subscriber here, the packet is copied into one
