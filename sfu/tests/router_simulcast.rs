@@ -439,3 +439,57 @@ fn with_none_a_layer_that_stops_is_waited_for() {
     assert!(received.iter().all(|r| r.layer == 1));
     assert_continuous(&received);
 }
+
+/// The subscriber reports `fraction_lost` (of 256) on its stream, as its receiver report.
+fn report_loss(net: &mut Net, fraction_lost: u8) {
+    let block = rtcp::ReceptionReport {
+        ssrc: SUB_SSRC,
+        fraction_lost,
+        cumulative_lost: 0,
+        extended_highest_sequence: 0,
+        jitter: 0,
+        last_sr: 0,
+        delay_since_last_sr: 0,
+    };
+    let rr = rtcp::ReceiverReportBuilder { ssrc: 0x5151, report_blocks: &[block] };
+    let mut compound = Vec::new();
+    rtcp::CompoundBuilder::new(&mut compound).push(&rr).unwrap();
+    net.subscriber.client.send_rtcp(&compound).unwrap();
+    net.flush(Sink::default());
+}
+
+#[test]
+fn heavy_loss_steps_down_in_asciibetical_order_and_light_loss_back_up() {
+    // rids q, h, f: in a-z order f, h, q. Preferring "f" (layer 2).
+    let preference = SimulcastPreference {
+        preferred_rid: Some("f".into()),
+        priority_ordering: RidOrdering::Asciibetical,
+        rid_not_available: RidOrdering::None,
+    };
+    let mut net = Net::new(Some(preference));
+    net.ticks(10);
+    // Two reports of 20% loss: one step down, to "h" (layer 1).
+    report_loss(&mut net, 51);
+    net.ticks(2);
+    report_loss(&mut net, 51);
+    net.ticks(10);
+    // Light loss for more than 10 s: back up to "f".
+    for _ in 0..12 {
+        report_loss(&mut net, 0);
+        net.ticks(30);
+    }
+    let received = net.received();
+    assert_continuous(&received);
+    let runs: Vec<u8> = layer_runs(&received).iter().map(|r| r.0).collect();
+    assert_eq!(runs, vec![2, 1, 2], "{:?}", layer_runs(&received));
+
+    // With "none" the same loss changes nothing.
+    let mut net = Net::new(prefer("f", RidOrdering::None));
+    net.ticks(10);
+    for _ in 0..4 {
+        report_loss(&mut net, 200);
+        net.ticks(2);
+    }
+    net.ticks(10);
+    assert!(net.received().iter().all(|r| r.layer == 2));
+}

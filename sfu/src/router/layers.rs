@@ -8,6 +8,13 @@
 //! now. A switch waits for a keyframe of the new layer (requested when the switch is
 //! decided), so the subscriber's decoder never gets a delta frame of a stream it has not
 //! started; the stream's sequence numbers and timestamps run on across it.
+//!
+//! With `priorityOrdering: "asciibetical"`, the subscriber's receiver reports steer the
+//! choice too ([`LossSteering`]): loss above 10% in two reports in a row moves the stream
+//! one rid down in a-z order (toward the least desirable), and 10 s with loss under 2%
+//! moves it one step back up, never above the preferred rid.
+
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
@@ -47,8 +54,8 @@ pub struct SimulcastPreference {
     /// publisher's list that it is sending.
     pub preferred_rid: Option<String>,
     /// `priorityOrdering`: what to do when the subscriber's network cannot carry the
-    /// preferred rid. Kept and echoed; layers are not switched for bandwidth (the router
-    /// does not estimate the subscriber's bandwidth).
+    /// preferred rid: `"none"` keeps sending it, `"asciibetical"` steps down in a-z order
+    /// while the subscriber reports heavy loss (see [`LossSteering`]).
     pub priority_ordering: RidOrdering,
     /// `ridNotAvailable` (or the older `fallbackStrategy`): what to do when the publisher
     /// stops sending the preferred rid.
@@ -127,9 +134,13 @@ impl SimulcastPreference {
 ///   `ridNotAvailable: "none"`, the preferred one still (nothing is sent until it comes
 ///   back); with `"asciibetical"`, the next rid it sends in a-z order after the preferred
 ///   one, else the nearest before it, else the preferred one.
+///
+/// `steps_down` (from [`LossSteering`]) moves the preferred rid that many places later in
+/// a-z order first, when `priorityOrdering` is `"asciibetical"`.
 pub fn choose_layer(
     preference: Option<&SimulcastPreference>,
     rids: &[String],
+    steps_down: usize,
     active: impl Fn(usize) -> bool,
 ) -> u8 {
     let layer = |i: usize| u8::try_from(i).unwrap_or(0);
@@ -139,6 +150,15 @@ pub fn choose_layer(
     let preferred = preference
         .and_then(|p| p.preferred_rid.as_deref())
         .and_then(|rid| rids.iter().position(|r| r == rid));
+    let steered = preference.is_some_and(|p| p.priority_ordering == RidOrdering::Asciibetical);
+    let preferred = match (preferred, steered && steps_down > 0) {
+        (Some(p), true) => Some(step_down(rids, p, steps_down)),
+        (None, true) => {
+            let first = (0..rids.len()).find(|&i| active(i)).unwrap_or(0);
+            Some(step_down(rids, first, steps_down))
+        }
+        (p, false) => p,
+    };
     let Some(preferred) = preferred else {
         return layer((0..rids.len()).find(|&i| active(i)).unwrap_or(0));
     };
@@ -155,6 +175,62 @@ pub fn choose_layer(
         candidates.clone().filter(|&i| rids[i] > *wanted).min_by(|&a, &b| rids[a].cmp(&rids[b]));
     let before = candidates.filter(|&i| rids[i] < *wanted).max_by(|&a, &b| rids[a].cmp(&rids[b]));
     layer(after.or(before).unwrap_or(preferred))
+}
+
+/// The rid `steps` places after `rids[from]` in a-z order (the last one at most).
+fn step_down(rids: &[String], from: usize, steps: usize) -> usize {
+    let mut order: Vec<usize> = (0..rids.len()).collect();
+    order.sort_by(|&a, &b| rids[a].cmp(&rids[b]));
+    let at = order.iter().position(|&i| i == from).unwrap_or(0);
+    order[(at + steps).min(order.len() - 1)]
+}
+
+/// Loss above this fraction (of 256, RFC 3550 §6.4.1) in a receiver report is heavy: 10%.
+const HEAVY_LOSS: u8 = 26;
+/// Reports in a row with heavy loss before a step down.
+const HEAVY_REPORTS: u8 = 2;
+/// Loss under this fraction is light: 2%.
+const LIGHT_LOSS: u8 = 5;
+/// Light loss for this long before a step back up.
+const RECOVERY: Duration = Duration::from_secs(10);
+
+/// How far below the preferred rid a subscriber's loss has pushed its stream (see the
+/// module documentation).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LossSteering {
+    /// Places below the preferred rid in a-z order.
+    pub steps_down: usize,
+    heavy_reports: u8,
+    light_since: Option<Instant>,
+}
+
+impl LossSteering {
+    /// A receiver report's `fraction_lost` for the stream at `now`, with `layers` the
+    /// number of layers; whether `steps_down` changed.
+    pub fn on_report(&mut self, now: Instant, fraction_lost: u8, layers: usize) -> bool {
+        if fraction_lost > HEAVY_LOSS {
+            self.light_since = None;
+            self.heavy_reports = self.heavy_reports.saturating_add(1);
+            if self.heavy_reports >= HEAVY_REPORTS && self.steps_down + 1 < layers {
+                self.heavy_reports = 0;
+                self.steps_down += 1;
+                return true;
+            }
+            return false;
+        }
+        self.heavy_reports = 0;
+        if fraction_lost >= LIGHT_LOSS {
+            self.light_since = None;
+            return false;
+        }
+        let since = *self.light_since.get_or_insert(now);
+        if self.steps_down > 0 && now.saturating_duration_since(since) >= RECOVERY {
+            self.steps_down -= 1;
+            self.light_since = Some(now);
+            return true;
+        }
+        false
+    }
 }
 
 #[cfg(test)]
@@ -176,31 +252,34 @@ mod tests {
 
     #[test]
     fn without_simulcast_the_only_layer() {
-        assert_eq!(choose_layer(None, &[], |_| false), 0);
-        assert_eq!(choose_layer(Some(&prefer("h", RidOrdering::None)), &rids(&["f"]), |_| true), 0);
+        assert_eq!(choose_layer(None, &[], 0, |_| false), 0);
+        assert_eq!(
+            choose_layer(Some(&prefer("h", RidOrdering::None)), &rids(&["f"]), 0, |_| true),
+            0
+        );
     }
 
     #[test]
     fn the_preferred_rid_when_sent() {
         let r = rids(&["q", "h", "f"]);
-        assert_eq!(choose_layer(Some(&prefer("h", RidOrdering::None)), &r, |_| true), 1);
-        assert_eq!(choose_layer(Some(&prefer("f", RidOrdering::Asciibetical)), &r, |_| true), 2);
+        assert_eq!(choose_layer(Some(&prefer("h", RidOrdering::None)), &r, 0, |_| true), 1);
+        assert_eq!(choose_layer(Some(&prefer("f", RidOrdering::Asciibetical)), &r, 0, |_| true), 2);
     }
 
     #[test]
     fn no_preference_takes_the_first_sent_in_the_publishers_order() {
         let r = rids(&["q", "h", "f"]);
-        assert_eq!(choose_layer(None, &r, |_| true), 0);
-        assert_eq!(choose_layer(None, &r, |i| i > 0), 1);
-        assert_eq!(choose_layer(None, &r, |_| false), 0);
+        assert_eq!(choose_layer(None, &r, 0, |_| true), 0);
+        assert_eq!(choose_layer(None, &r, 0, |i| i > 0), 1);
+        assert_eq!(choose_layer(None, &r, 0, |_| false), 0);
         // A rid the publisher does not have counts as no preference.
-        assert_eq!(choose_layer(Some(&prefer("x", RidOrdering::None)), &r, |i| i == 2), 2);
+        assert_eq!(choose_layer(Some(&prefer("x", RidOrdering::None)), &r, 0, |i| i == 2), 2);
     }
 
     #[test]
     fn a_missing_rid_is_kept_with_none() {
         let r = rids(&["q", "h", "f"]);
-        assert_eq!(choose_layer(Some(&prefer("h", RidOrdering::None)), &r, |i| i != 1), 1);
+        assert_eq!(choose_layer(Some(&prefer("h", RidOrdering::None)), &r, 0, |i| i != 1), 1);
     }
 
     #[test]
@@ -208,15 +287,53 @@ mod tests {
         let r = rids(&["q", "h", "f"]);
         let p = prefer("h", RidOrdering::Asciibetical);
         // After "h" in a-z order comes "q" (layer 0).
-        assert_eq!(choose_layer(Some(&p), &r, |i| i != 1), 0);
+        assert_eq!(choose_layer(Some(&p), &r, 0, |i| i != 1), 0);
         // Nothing after it is sent: the nearest before it, "f" (layer 2).
-        assert_eq!(choose_layer(Some(&p), &r, |i| i == 2), 2);
+        assert_eq!(choose_layer(Some(&p), &r, 0, |i| i == 2), 2);
         // Nothing sent at all: keep to the preferred one.
-        assert_eq!(choose_layer(Some(&p), &r, |_| false), 1);
+        assert_eq!(choose_layer(Some(&p), &r, 0, |_| false), 1);
         let r = rids(&["a", "b", "c", "d"]);
         let p = prefer("b", RidOrdering::Asciibetical);
-        assert_eq!(choose_layer(Some(&p), &r, |i| i == 0 || i == 3), 3);
-        assert_eq!(choose_layer(Some(&p), &r, |i| i == 0 || i >= 2), 2);
+        assert_eq!(choose_layer(Some(&p), &r, 0, |i| i == 0 || i == 3), 3);
+        assert_eq!(choose_layer(Some(&p), &r, 0, |i| i == 0 || i >= 2), 2);
+    }
+
+    #[test]
+    fn loss_steps_down_in_asciibetical_order_and_back_up() {
+        let r = rids(&["a", "b", "c"]);
+        let mut p = prefer("a", RidOrdering::None);
+        p.priority_ordering = RidOrdering::Asciibetical;
+        let t0 = Instant::now();
+        let mut steering = LossSteering::default();
+        assert!(!steering.on_report(t0, 60, 3), "one report is not enough");
+        assert!(steering.on_report(t0 + Duration::from_secs(1), 60, 3));
+        assert_eq!(choose_layer(Some(&p), &r, steering.steps_down, |_| true), 1);
+        // Medium loss holds; more heavy loss goes down to the last, never past it.
+        assert!(!steering.on_report(t0 + Duration::from_secs(2), 10, 3));
+        steering.on_report(t0 + Duration::from_secs(3), 200, 3);
+        assert!(steering.on_report(t0 + Duration::from_secs(4), 200, 3));
+        steering.on_report(t0 + Duration::from_secs(5), 200, 3);
+        assert!(!steering.on_report(t0 + Duration::from_secs(6), 200, 3));
+        assert_eq!(choose_layer(Some(&p), &r, steering.steps_down, |_| true), 2);
+        // 10 s of light loss: one step up at a time.
+        let mut t = t0 + Duration::from_secs(7);
+        let mut ups = Vec::new();
+        for _ in 0..25 {
+            if steering.on_report(t, 1, 3) {
+                ups.push(steering.steps_down);
+            }
+            t += Duration::from_secs(1);
+        }
+        assert_eq!(ups, vec![1, 0]);
+        // "none" keeps the preferred rid whatever the loss.
+        let none = prefer("a", RidOrdering::None);
+        assert_eq!(choose_layer(Some(&none), &r, 2, |_| true), 0);
+        // Without a preferred rid, steps count from the first rid sent.
+        let open = SimulcastPreference {
+            priority_ordering: RidOrdering::Asciibetical,
+            ..SimulcastPreference::default()
+        };
+        assert_eq!(choose_layer(Some(&open), &rids(&["q", "h", "f"]), 1, |_| true), 0);
     }
 
     #[test]

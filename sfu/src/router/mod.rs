@@ -92,7 +92,7 @@ use crate::sdp::{extension_uri, MediaKind};
 use crate::session::{ConnectionState, Session};
 use crate::worker::{DriverStats, MAX_DATAGRAM_LEN};
 use keyframe::KeyframeRequests;
-use layers::SimulcastPreference;
+use layers::{LossSteering, SimulcastPreference};
 use reports::SenderInfo;
 use rewrite::{ExtensionMap, PayloadTypeMap, SequenceRewriter};
 
@@ -500,6 +500,8 @@ struct OutStream {
     /// The publisher's rids (empty without simulcast) and the subscriber's choice.
     rids: Vec<String>,
     preference: Option<SimulcastPreference>,
+    /// How far the subscriber's loss pushed it below its preferred rid.
+    steering: LossSteering,
     ssrc: u32,
     payload_types: PayloadTypeMap,
     extensions: ExtensionMap,
@@ -533,59 +535,49 @@ impl OutStream {
             if source.receive_rids.len() > 1 { source.receive_rids.clone() } else { Vec::new() };
         let preference = pulled.simulcast.clone();
         // Until the router sees which layers the publisher sends: the preferred one.
-        let initial = layers::choose_layer(preference.as_ref(), &rids, |_| true);
-        // The same stream carrying another track (`tracks/update`) keeps its sequence
-        // numbers and timestamps running (the rewriter re-bases on the new source's first
-        // packet) and starts again: a keyframe is requested from the new publisher.
-        let (sequence, started, rtx_sequence, packets_sent, octets_sent, layer, pending) =
-            match previous {
-                Some(p) if p.track == track && p.rids == rids => (
-                    p.sequence,
-                    p.started,
-                    p.rtx_sequence,
-                    p.packets_sent,
-                    p.octets_sent,
-                    p.layer,
-                    p.pending,
-                ),
-                Some(mut p) => {
-                    p.sequence.restart_source();
-                    (
-                        p.sequence,
-                        false,
-                        p.rtx_sequence,
-                        p.packets_sent,
-                        p.octets_sent,
-                        initial,
-                        None,
-                    )
-                }
-                None => {
-                    let mut rng = rand::thread_rng();
-                    let sequence = SequenceRewriter::new((rng.gen(), rng.gen()));
-                    (sequence, false, rng.gen(), 0, 0, initial, None)
-                }
-            };
-        OutStream {
+        let initial = layers::choose_layer(preference.as_ref(), &rids, 0, |_| true);
+        let same = previous.as_ref().is_some_and(|p| p.track == track && p.rids == rids);
+        let mut rng = rand::thread_rng();
+        let mut out = OutStream {
             mid: t.mid.clone(),
             track,
-            layer,
-            pending,
+            layer: initial,
+            pending: None,
             rids,
             preference,
+            steering: LossSteering::default(),
             ssrc: send.ssrc,
             payload_types: PayloadTypeMap::new(&source.codecs, &t.codecs),
             extensions: ExtensionMap::new(&source.extensions, &t.extensions),
             clock_rate: t.codecs.iter().find(|c| !c.is_rtx()).map_or(90_000, |c| c.clock_rate),
-            sequence,
-            started,
+            sequence: SequenceRewriter::new((rng.gen(), rng.gen())),
+            started: false,
             rtx_payload_types: PayloadTypeMap::rtx_of(&t.codecs),
             rtx_ssrc: send.rtx_ssrc,
-            rtx_sequence,
+            rtx_sequence: rng.gen(),
             cname: send.cname.clone(),
-            packets_sent,
-            octets_sent,
+            packets_sent: 0,
+            octets_sent: 0,
+        };
+        if let Some(mut p) = previous {
+            // The same stream carrying another track (`tracks/update`) keeps its sequence
+            // numbers and timestamps running (the rewriter re-bases on the new source's
+            // first packet) and starts again: a keyframe is requested from the new
+            // publisher.
+            if same {
+                out.started = p.started;
+                out.layer = p.layer;
+                out.pending = p.pending;
+                out.steering = p.steering;
+            } else {
+                p.sequence.restart_source();
+            }
+            out.sequence = p.sequence;
+            out.rtx_sequence = p.rtx_sequence;
+            out.packets_sent = p.packets_sent;
+            out.octets_sent = p.octets_sent;
         }
+        out
     }
 }
 
@@ -1026,6 +1018,14 @@ impl Router {
                     self.answer_nack(now, session, &nack, &mut budget, sessions, sink);
                     None
                 }
+                Packet::ReceiverReport(rr) => {
+                    self.on_subscriber_report(now, session, rr.report_blocks());
+                    None
+                }
+                Packet::SenderReport(sr) => {
+                    self.on_subscriber_report(now, session, sr.report_blocks());
+                    None
+                }
                 _ => None,
             };
             if let Some(out) = out {
@@ -1040,6 +1040,31 @@ impl Router {
             }
         }
         self.request_scratch(now, sessions, sink);
+    }
+
+    /// A subscriber's reception report blocks: for its simulcast streams that steer by loss
+    /// (`priorityOrdering: "asciibetical"`), heavy or light loss may move the layer.
+    fn on_subscriber_report(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        blocks: rtcp::ReportBlocks<'_>,
+    ) {
+        let Some(streams) = self.subscribers.get_mut(&session) else { return };
+        for block in blocks {
+            let Some(out) = streams.iter_mut().find(|o| o.ssrc == block.ssrc()) else { continue };
+            let steered = out
+                .preference
+                .as_ref()
+                .is_some_and(|p| p.priority_ordering == layers::RidOrdering::Asciibetical);
+            if steered
+                && out.rids.len() > 1
+                && out.steering.on_report(now, block.fraction_lost(), out.rids.len())
+            {
+                debug!(track = %out.track, mid = %out.mid, steps_down = out.steering.steps_down, "simulcast steered by loss");
+                self.layers_dirty = true;
+            }
+        }
     }
 
     /// Sender reports of a publisher owned here.
@@ -1457,7 +1482,9 @@ impl Router {
             // start one after another, and the first to come should not win for that.
             let settled = (0..out.rids.len()).any(|i| layer(i).is_some_and(|f| f.is_settled(now)));
             let active = |i: usize| !settled || layer(i).is_some_and(|f| f.is_active(now));
-            let chosen = layers::choose_layer(out.preference.as_ref(), &out.rids, active);
+            let steps_down = out.steering.steps_down;
+            let chosen =
+                layers::choose_layer(out.preference.as_ref(), &out.rids, steps_down, active);
             if chosen == out.layer {
                 out.pending = None;
                 continue;
