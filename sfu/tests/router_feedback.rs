@@ -20,19 +20,18 @@
 mod session_support;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rtcp::{CompoundIter, Encode, Packet};
-use session_support::{Options, Pair};
+use session_support::{Both, Options, Pair, Sink};
 use sfu::directory::{MediaRoutes, SessionId, SubscriberRoute, TrackId, TrackRoute};
 use sfu::negotiation::{PublishedTrack, PulledTrack, ReceiveSsrc, SessionMedia, Transceiver};
-use sfu::router::{Forward, MediaSink, Router, Sessions, REPORT_INTERVAL};
+use sfu::router::{Router, REPORT_INTERVAL};
 use sfu::sdp::{extension_uri, Codec, Direction, MediaKind, Msid, RtcpFeedback, SendStream};
-use sfu::session::{ReceivedMedia, Session};
+use sfu::session::ReceivedMedia;
 use sfu::worker::{DriverStats, DriverStatsSnapshot};
 
 const PUB: SessionId = SessionId([1; 16]);
@@ -155,33 +154,6 @@ fn routes(subscriber_rtx: bool, publisher_nack: bool) -> MediaRoutes {
     }
 }
 
-struct Both<'a> {
-    publisher: &'a mut Session,
-    subscriber: &'a mut Session,
-}
-
-impl Sessions for Both<'_> {
-    fn session_mut(&mut self, id: SessionId) -> Option<&mut Session> {
-        match id {
-            PUB => Some(self.publisher),
-            SUB => Some(self.subscriber),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Default)]
-struct Sink(Vec<Vec<u8>>);
-
-impl MediaSink for Sink {
-    fn send(&mut self, _local: SocketAddr, _remote: SocketAddr, datagram: &[u8]) {
-        self.0.push(datagram.to_vec());
-    }
-    fn forward(&mut self, _worker: usize, _message: Forward) -> bool {
-        false
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Leg {
     PubToSfu,
@@ -253,8 +225,11 @@ impl Net {
         net.publisher.now = now;
         net.subscriber.now = now;
         let mut sink = Sink::default();
-        let mut both =
-            Both { publisher: &mut net.publisher.session, subscriber: &mut net.subscriber.session };
+        let mut both = Both {
+            ids: (PUB, SUB),
+            publisher: &mut net.publisher.session,
+            subscriber: &mut net.subscriber.session,
+        };
         net.router.start_streams(now, &mut both, &mut sink);
         net.collect(sink);
         net
@@ -322,6 +297,7 @@ impl Net {
                 };
                 let media = session.handle_receive(now, sfu, browser, &mut datagram);
                 let mut both = Both {
+                    ids: (PUB, SUB),
                     publisher: &mut self.publisher.session,
                     subscriber: &mut self.subscriber.session,
                 };
@@ -376,6 +352,7 @@ impl Net {
             self.subscriber.client.handle_timeout(now);
             if self.router.poll_timeout().is_some_and(|t| t <= now) {
                 let mut both = Both {
+                    ids: (PUB, SUB),
                     publisher: &mut self.publisher.session,
                     subscriber: &mut self.subscriber.session,
                 };
@@ -984,8 +961,11 @@ fn malformed_input_never_panics_the_router() {
                 }
             }
         }
-        let mut both =
-            Both { publisher: &mut net.publisher.session, subscriber: &mut net.subscriber.session };
+        let mut both = Both {
+            ids: (PUB, SUB),
+            publisher: &mut net.publisher.session,
+            subscriber: &mut net.subscriber.session,
+        };
         let now = net.now;
         let from = if (i / 6) % 2 == 0 { PUB } else { SUB };
         if i % 6 < 2 {

@@ -7,18 +7,17 @@
 mod session_support;
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rtcp::{CompoundIter, Packet};
-use session_support::{Options, Pair};
+use session_support::{Both, Options, Pair, Sink};
 use sfu::directory::{MediaRoutes, SessionId, SubscriberRoute, TrackId, TrackRoute};
 use sfu::negotiation::{PublishedTrack, PulledTrack, SessionMedia, Transceiver};
 use sfu::router::layers::{RidOrdering, SimulcastPreference};
-use sfu::router::{Forward, MediaSink, Router, Sessions};
+use sfu::router::Router;
 use sfu::sdp::{extension_uri, Codec, Direction, MediaKind, Msid, RtcpFeedback, SendStream};
-use sfu::session::{ReceivedMedia, Session};
+use sfu::session::ReceivedMedia;
 use sfu::worker::DriverStats;
 
 const PUB: SessionId = SessionId([1; 16]);
@@ -93,34 +92,6 @@ fn prefer(rid: &str, fallback: RidOrdering) -> Option<SimulcastPreference> {
     })
 }
 
-struct Both<'a> {
-    publisher: &'a mut Session,
-    subscriber: &'a mut Session,
-}
-
-impl Sessions for Both<'_> {
-    fn session_mut(&mut self, id: SessionId) -> Option<&mut Session> {
-        match id {
-            PUB => Some(self.publisher),
-            SUB => Some(self.subscriber),
-            _ => None,
-        }
-    }
-}
-
-/// What the router sends: only to the subscriber here (one worker).
-#[derive(Default)]
-struct Sink(Vec<Vec<u8>>);
-
-impl MediaSink for Sink {
-    fn send(&mut self, _local: SocketAddr, _remote: SocketAddr, datagram: &[u8]) {
-        self.0.push(datagram.to_vec());
-    }
-    fn forward(&mut self, _worker: usize, _message: Forward) -> bool {
-        false
-    }
-}
-
 /// A frame as the subscriber decodes it: the layer and frame number the publisher wrote in
 /// the payload, whether it is a keyframe, and the subscriber's sequence number and
 /// timestamp.
@@ -184,6 +155,7 @@ impl Net {
         self.router.refresh(routes);
         let mut sink = Sink::default();
         let mut both = Both {
+            ids: (PUB, SUB),
             publisher: &mut self.publisher.session,
             subscriber: &mut self.subscriber.session,
         };
@@ -217,6 +189,7 @@ impl Net {
                 if let Some(ReceivedMedia::Rtcp { len }) = media {
                     let mut sink = Sink::default();
                     let mut both = Both {
+                        ids: (PUB, SUB),
                         publisher: &mut self.publisher.session,
                         subscriber: &mut self.subscriber.session,
                     };
@@ -232,6 +205,7 @@ impl Net {
                 let media = self.publisher.session.handle_receive(now, sfu, browser, &mut datagram);
                 let mut sink = Sink::default();
                 let mut both = Both {
+                    ids: (PUB, SUB),
                     publisher: &mut self.publisher.session,
                     subscriber: &mut self.subscriber.session,
                 };
@@ -309,6 +283,7 @@ impl Net {
         while let Some(at) = self.router.poll_timeout().filter(|t| *t <= until) {
             self.now = self.now.max(at);
             let mut both = Both {
+                ids: (PUB, SUB),
                 publisher: &mut self.publisher.session,
                 subscriber: &mut self.subscriber.session,
             };

@@ -449,3 +449,35 @@ pub fn is_dtls(datagram: &[u8]) -> bool {
 pub fn payload(n: u16, len: usize) -> Vec<u8> {
     (0..len).map(|i| (usize::from(n) * 31 + i) as u8).collect()
 }
+
+/// A publisher's and a subscriber's SFU sessions as the router reaches them, by their ids.
+pub struct Both<'a> {
+    pub ids: (sfu::directory::SessionId, sfu::directory::SessionId),
+    pub publisher: &'a mut Session,
+    pub subscriber: &'a mut Session,
+}
+
+impl sfu::router::Sessions for Both<'_> {
+    fn session_mut(&mut self, id: sfu::directory::SessionId) -> Option<&mut Session> {
+        if id == self.ids.0 {
+            Some(self.publisher)
+        } else if id == self.ids.1 {
+            Some(self.subscriber)
+        } else {
+            None
+        }
+    }
+}
+
+/// What a router sends, kept in order; messages for other workers are refused (one worker).
+#[derive(Default)]
+pub struct Sink(pub Vec<Vec<u8>>);
+
+impl sfu::router::MediaSink for Sink {
+    fn send(&mut self, _local: SocketAddr, _remote: SocketAddr, datagram: &[u8]) {
+        self.0.push(datagram.to_vec());
+    }
+    fn forward(&mut self, _worker: usize, _message: sfu::router::Forward) -> bool {
+        false
+    }
+}
