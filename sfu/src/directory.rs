@@ -683,6 +683,19 @@ impl Directory {
         removed
     }
 
+    /// Removes a session the API ends (as [`Directory::remove`] does) and returns its
+    /// owner, which must then drop its machine: `None` if it did not exist, `Some(None)` if
+    /// no worker had claimed it. One lock, so no worker can claim it in between.
+    pub fn end(&self, id: SessionId) -> Option<Option<usize>> {
+        let mut inner = self.lock();
+        let owner = inner.sessions.get(&id).map(|e| e.owner)?;
+        Self::remove_locked(&mut inner, id);
+        drop(inner);
+        self.channels.remove_session(id);
+        self.bump();
+        Some(owner)
+    }
+
     fn remove_locked(inner: &mut Inner, id: SessionId) -> bool {
         match inner.sessions.remove(&id) {
             Some(entry) => {

@@ -63,6 +63,7 @@ mod sessions;
 mod track_changes;
 mod tracks;
 mod turn_keys;
+mod whip;
 
 pub use turn_keys::{DEFAULT_TTL as TURN_DEFAULT_TTL, MAX_TTL as TURN_MAX_TTL};
 
@@ -131,6 +132,8 @@ struct ApiState {
     notifier: Notifier,
     /// The demo page's room directory.
     demo: demo::DemoState,
+    /// WHIP and WHEP resources and the stream names published.
+    whip: whip::Streams,
 }
 
 /// A running server. Dropping it stops the server without waiting; [`Running::shutdown`]
@@ -195,6 +198,7 @@ pub async fn serve(config: Config) -> Result<Running, ServeError> {
         stats,
         notifier: workers.notifier(),
         demo: demo::DemoState::new(),
+        whip: whip::Streams::default(),
     });
 
     let (stop, stop_rx) = watch::channel(false);
