@@ -2,7 +2,9 @@
 // with a WHIP POST (and trickles its candidates with PATCH), another page plays the stream
 // with a WHEP POST (409 + Retry-After before anything is published), its video framesDecoded
 // keeps growing; then DELETE on the WHIP resource ends the publisher's session, the
-// player's media stops and the resource is gone (404). In each browser.
+// player's media stops and the resource is gone (404). And an ICE restart through PATCH
+// (RFC 9725 §4.3.2): the page PATCHes its new credentials, takes ours from the 200, and
+// ICE connects again under them while the sfu keeps decrypting its media. In each browser.
 const { test, expect } = require('@playwright/test');
 const { sfu, api, pollSession } = require('./helpers');
 
@@ -45,6 +47,8 @@ async function whipPublishInPage({ url, secret }) {
   });
   window.__pub = pc;
   window.__whip = location;
+  window.__answer = answer;
+  window.__etag = etag;
   return {
     status: res.status,
     contentType: res.headers.get('Content-Type'),
@@ -192,4 +196,63 @@ test('a page publishes with WHIP, another plays with WHEP, DELETE ends it', asyn
     await publisherContext.close();
     await playerContext.close();
   }
+});
+
+test('a WHIP publisher restarts ICE through PATCH', async ({ page, browserName }) => {
+  const s = sfu();
+  const name = `restart-${browserName}-${Date.now()}`;
+  const whipUrl = `http://${s.http}/v1/apps/${s.appId}/whip/${name}`;
+  await page.goto(`http://${s.http}/`);
+  const published = await page.evaluate(whipPublishInPage, { url: whipUrl, secret: s.secret });
+  const sessionId = published.location.split('/').pop();
+  const before = await pollSession(sessionId, (b) => b.connectionState === 'connected' && b.stats.rtp_decrypted > 20);
+
+  const restarted = await page.evaluate(async ({ secret }) => {
+    const pc = window.__pub;
+    const line = (sdp, prefix) => sdp.split('\r\n').find((l) => l.startsWith(prefix));
+    pc.restartIce();
+    await pc.setLocalDescription(await pc.createOffer());
+    const offer = pc.localDescription.sdp;
+    const fragment = `${line(offer, 'a=ice-ufrag:')}\r\n${line(offer, 'a=ice-pwd:')}\r\n${line(offer, 'm=')}\r\n${line(offer, 'a=mid:')}\r\n`;
+    const headers = { Authorization: `Bearer ${secret}`, 'Content-Type': 'application/trickle-ice-sdpfrag' };
+    const res = await fetch(window.__whip, { method: 'PATCH', headers: { ...headers, 'If-Match': '*' }, body: fragment });
+    const body = await res.text();
+    if (res.status !== 200) throw new Error(`PATCH answered ${res.status}: ${body}`);
+    const etag = res.headers.get('ETag');
+    // Our new credentials go into the answer the page already has.
+    const answer = window.__answer
+      .replace(/a=ice-ufrag:.*\r\n/g, `${line(body, 'a=ice-ufrag:')}\r\n`)
+      .replace(/a=ice-pwd:.*\r\n/g, `${line(body, 'a=ice-pwd:')}\r\n`);
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    const stale = await fetch(window.__whip, { method: 'PATCH', headers: { ...headers, 'If-Match': window.__etag }, body: 'a=end-of-candidates\r\n' });
+    const fresh = await fetch(window.__whip, { method: 'PATCH', headers: { ...headers, 'If-Match': etag }, body: 'a=end-of-candidates\r\n' });
+    const ownUfrag = line(offer, 'a=ice-ufrag:').slice(12);
+    // Done when the selected pair is one checked under the new credentials.
+    const deadline = performance.now() + 15_000;
+    let seen = null;
+    while (performance.now() < deadline) {
+      const stats = await pc.getStats();
+      let pair = null;
+      stats.forEach((x) => { if (x.type === 'transport' && x.selectedCandidatePairId) pair = stats.get(x.selectedCandidatePairId); });
+      stats.forEach((x) => { if (!pair && x.type === 'candidate-pair' && x.selected) pair = x; });
+      const local = pair && stats.get(pair.localCandidateId);
+      seen = local ? local.usernameFragment : null;
+      if (pc.iceConnectionState === 'connected' && local && local.usernameFragment === ownUfrag) {
+        return { body, etag, stale: stale.status, fresh: fresh.status, ownUfrag, connection: pc.connectionState };
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`no pair under the new credentials (${ownUfrag}); selected pair's ufrag ${seen}, ICE ${pc.iceConnectionState}`);
+  }, { secret: s.secret });
+
+  expect(restarted.body.split('\r\n')[0]).toBe('a=ice-lite');
+  expect(restarted.body).toContain('a=end-of-candidates');
+  expect(restarted.etag).not.toEqual(published.etag);
+  expect(restarted.stale).toBe(412);
+  expect(restarted.fresh).toBe(204);
+  expect(restarted.connection).toBe('connected');
+  const after = await pollSession(sessionId, (b) => b.connectionState === 'connected' && b.stats.rtp_decrypted > before.stats.rtp_decrypted + 100);
+  expect(after.stats.srtp_auth_failed).toBe(0);
+  console.log(`[${browserName}] WHIP ICE restart: new ufrag ${restarted.ownUfrag}; decrypted ${before.stats.rtp_decrypted} -> ${after.stats.rtp_decrypted}`);
+  await page.evaluate(async ({ secret }) => fetch(window.__whip, { method: 'DELETE', headers: { Authorization: `Bearer ${secret}` } }), { secret: s.secret });
 });
