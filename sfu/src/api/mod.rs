@@ -15,6 +15,13 @@
 //! | POST | `/sessions/{id}/datachannels/new` | 200 `{dataChannels}`: publish (`local`) or subscribe (`remote`); each result has the `id` to negotiate |
 //! | PUT | `/sessions/{id}/datachannels/close` | 200 `{dataChannels}`: close channels by `id` |
 //! | GET | `/stats` | 200 driver-wide counters ([`DriverStatsSnapshot`] fields, `sessions_active`, `sessions_unclaimed`, `workers`) |
+//! | POST | `/whip/{streamName}` | WHIP (RFC 9725): 201 with the `application/sdp` answer, `Location: {base}/whip/{streamName}/{sessionId}`, `ETag`, ice-server `Link`s |
+//! | POST | `/whep/{streamName}` | WHEP: 201 likewise, pulling the stream's tracks; 409 + `Retry-After` while nothing is published |
+//! | PATCH, DELETE | `/whip/...` and `/whep/...` resources | trickle ICE (204) or an ICE restart (200); DELETE ends the session |
+//!
+//! The WHIP and WHEP endpoints (module `whip`) answer with SDP and their own headers but
+//! create their sessions and negotiate through the same code as `sessions/new` and
+//! `tracks/new`; their errors are JSON like the rest.
 //!
 //! TURN credentials (when a [`TurnKey`](crate::config::TurnKey) is configured), with
 //! `Authorization: Bearer <TURN key secret>`: POST
