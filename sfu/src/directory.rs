@@ -683,6 +683,19 @@ impl Directory {
         removed
     }
 
+    /// Removes a session the API ends (as [`Directory::remove`] does) and returns its
+    /// owner, which must then drop its machine: `None` if it did not exist, `Some(None)` if
+    /// no worker had claimed it. One lock, so no worker can claim it in between.
+    pub fn end(&self, id: SessionId) -> Option<Option<usize>> {
+        let mut inner = self.lock();
+        let owner = inner.sessions.get(&id).map(|e| e.owner)?;
+        Self::remove_locked(&mut inner, id);
+        drop(inner);
+        self.channels.remove_session(id);
+        self.bump();
+        Some(owner)
+    }
+
     fn remove_locked(inner: &mut Inner, id: SessionId) -> bool {
         match inner.sessions.remove(&id) {
             Some(entry) => {
@@ -871,6 +884,33 @@ mod tests {
         assert_eq!(directory.get(id).unwrap().state, ConnectionState::Connected);
         assert!(directory.remove(id));
         assert!(!directory.remove(id));
+        assert!(matches!(directory.route_check(sfu.ufrag(), &good, 0), CheckRoute::UnknownUfrag));
+        assert!(directory.is_empty());
+    }
+
+    #[test]
+    fn end_names_the_owner_and_withdraws_the_tracks() {
+        let mut rng = StdRng::seed_from_u64(12);
+        let dtls =
+            dtls::DtlsContext::new(dtls::DtlsConfig::new(dtls::Certificate::generate().unwrap()))
+                .unwrap();
+        let directory = Directory::new();
+        let empty = directory.insert(Instant::now(), Arc::default(), None).unwrap();
+        let track = directory.publish(empty, "video", "0", MediaKind::Video).unwrap();
+        assert!(directory.track_exists(track));
+        let generation = directory.generation();
+        assert_eq!(directory.end(empty), Some(None));
+        assert!(directory.generation() > generation);
+        assert!(!directory.track_exists(track));
+        assert_eq!(directory.end(empty), None);
+
+        let (peer, browser) = peer(&mut rng, &dtls);
+        let sfu = peer.local_credentials.clone();
+        let id = directory.insert(Instant::now(), Arc::default(), Some(peer)).unwrap();
+        let good = check(&mut rng, &sfu, &browser);
+        assert!(matches!(directory.route_check(sfu.ufrag(), &good, 1), CheckRoute::Claimed { .. }));
+        assert_eq!(directory.end(id), Some(Some(1)));
+        assert!(!directory.contains(id));
         assert!(matches!(directory.route_check(sfu.ufrag(), &good, 0), CheckRoute::UnknownUfrag));
         assert!(directory.is_empty());
     }

@@ -57,8 +57,8 @@
 use crate::directory::{SessionId, TrackId};
 use crate::router::layers::SimulcastPreference;
 use crate::sdp::{
-    create_answer, create_offer, AnswerOptions, Codec, Direction, LocalParameters, MediaKind,
-    NegotiationError, OfferMedia, OfferOptions, SendStream, SessionDescription, Setup,
+    create_answer, create_offer, AnswerOptions, Attribute, Codec, Direction, LocalParameters,
+    MediaKind, NegotiationError, OfferMedia, OfferOptions, SendStream, SessionDescription, Setup,
 };
 
 /// A local track this session publishes on one of its mids.
@@ -223,6 +223,32 @@ impl Negotiation {
         if let Some(local) = &mut self.local {
             local.ice_ufrag = ufrag.to_owned();
             local.ice_pwd = pwd.to_owned();
+        }
+    }
+
+    /// An ICE restart carried outside an offer (a WHIP or WHEP `PATCH`, RFC 9725 §4.3.2):
+    /// our new credentials and the client's replace the old ones in the parameters and in
+    /// both current descriptions, so a later offer is compared with the credentials in use.
+    pub fn restart_ice(&mut self, local: (&str, &str), remote: (&str, &str)) {
+        self.set_ice_credentials(local.0, local.1);
+        let rewrite = |d: &mut SessionDescription, (ufrag, pwd): (&str, &str)| {
+            let sections = std::iter::once(&mut d.attributes)
+                .chain(d.media.iter_mut().map(|m| &mut m.attributes));
+            for attributes in sections {
+                for a in attributes.iter_mut() {
+                    match a {
+                        Attribute::IceUfrag(u) => *u = ufrag.to_owned(),
+                        Attribute::IcePwd(p) => *p = pwd.to_owned(),
+                        _ => {}
+                    }
+                }
+            }
+        };
+        if let Some(d) = &mut self.local_description {
+            rewrite(d, local);
+        }
+        if let Some(d) = &mut self.remote_description {
+            rewrite(d, remote);
         }
     }
 

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
 use super::{
-    datachannels, demo, sessions, track_changes, tracks, turn_keys, ApiState, MAX_BODY_LEN,
+    datachannels, demo, sessions, track_changes, tracks, turn_keys, whip, ApiState, MAX_BODY_LEN,
     SHUTDOWN_GRACE,
 };
 
@@ -39,7 +39,7 @@ const DEMO_JS: &str = include_str!("../www/demo.js");
 
 const ALLOW_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 const ALLOW_HEADERS: &str = "Authorization, Content-Type, If-Match";
-const EXPOSE_HEADERS: &str = "Location, ETag, Link";
+const EXPOSE_HEADERS: &str = "Location, ETag, Link, Retry-After, Accept-Post, Accept-Patch";
 const PREFLIGHT_MAX_AGE: &str = "86400";
 
 pub(super) async fn accept_loop(
@@ -109,7 +109,13 @@ async fn connection(
 async fn handle(state: &ApiState, request: Request<Incoming>) -> Reply {
     let origin = request.headers().get(header::ORIGIN).cloned();
     let mut reply = if request.method() == Method::OPTIONS {
-        preflight(request.headers())
+        let mut reply = preflight(request.headers());
+        let path = request.uri().path();
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        if let ["v1", "apps", _, rest @ ..] | ["apps", _, rest @ ..] = segments.as_slice() {
+            whip::options_headers(rest, reply.headers_mut());
+        }
+        reply
     } else {
         route(state, request).await
     };
@@ -158,8 +164,13 @@ async fn route(state: &ApiState, request: Request<Incoming>) -> Reply {
             static_reply("text/javascript; charset=utf-8", DEMO_JS)
         }
         ["demo", rest @ ..] => demo::route(state, request, rest).await,
-        ["v1", "apps", app, rest @ ..] | ["apps", app, rest @ ..] => {
-            api(state, request, app, rest).await
+        ["v1", "apps", app, rest @ ..] => {
+            let base = format!("/v1/apps/{app}");
+            api(state, request, &base, app, rest).await
+        }
+        ["apps", app, rest @ ..] => {
+            let base = format!("/apps/{app}");
+            api(state, request, &base, app, rest).await
         }
         ["v1", "turn", "keys", key_id, "credentials", action] => {
             turn_credentials(state, request, key_id, action).await
@@ -168,7 +179,14 @@ async fn route(state: &ApiState, request: Request<Incoming>) -> Reply {
     }
 }
 
-async fn api(state: &ApiState, request: Request<Incoming>, app: &str, rest: &[&str]) -> Reply {
+/// The API under the app's base path `base` (`/v1/apps/{app}` or `/apps/{app}`).
+async fn api(
+    state: &ApiState,
+    request: Request<Incoming>,
+    base: &str,
+    app: &str,
+    rest: &[&str],
+) -> Reply {
     if app != state.config.app_id {
         return error_reply(StatusCode::NOT_FOUND, "not_found", "no app with this id");
     }
@@ -178,6 +196,9 @@ async fn api(state: &ApiState, request: Request<Incoming>, app: &str, rest: &[&s
             "unauthorized",
             "missing or wrong bearer token: send \"Authorization: Bearer <app secret>\"",
         );
+    }
+    if whip::path_kind(rest).is_some() {
+        return whip::route(state, request, base, rest).await;
     }
     let method = request.method().clone();
     match (rest, &method) {

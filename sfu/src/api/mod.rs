@@ -15,6 +15,13 @@
 //! | POST | `/sessions/{id}/datachannels/new` | 200 `{dataChannels}`: publish (`local`) or subscribe (`remote`); each result has the `id` to negotiate |
 //! | PUT | `/sessions/{id}/datachannels/close` | 200 `{dataChannels}`: close channels by `id` |
 //! | GET | `/stats` | 200 driver-wide counters ([`DriverStatsSnapshot`] fields, `sessions_active`, `sessions_unclaimed`, `workers`) |
+//! | POST | `/whip/{streamName}` | WHIP (RFC 9725): 201 with the `application/sdp` answer, `Location: {base}/whip/{streamName}/{sessionId}`, `ETag`, ice-server `Link`s |
+//! | POST | `/whep/{streamName}` | WHEP: 201 likewise, pulling the stream's tracks; 409 + `Retry-After` while nothing is published |
+//! | PATCH, DELETE | `/whip/...` and `/whep/...` resources | trickle ICE (204) or an ICE restart (200); DELETE ends the session |
+//!
+//! The WHIP and WHEP endpoints (module `whip`) answer with SDP and their own headers but
+//! create their sessions and negotiate through the same code as `sessions/new` and
+//! `tracks/new`; their errors are JSON like the rest.
 //!
 //! TURN credentials (when a [`TurnKey`](crate::config::TurnKey) is configured), with
 //! `Authorization: Bearer <TURN key secret>`: POST
@@ -63,6 +70,7 @@ mod sessions;
 mod track_changes;
 mod tracks;
 mod turn_keys;
+mod whip;
 
 pub use turn_keys::{DEFAULT_TTL as TURN_DEFAULT_TTL, MAX_TTL as TURN_MAX_TTL};
 
@@ -131,6 +139,8 @@ struct ApiState {
     notifier: Notifier,
     /// The demo page's room directory.
     demo: demo::DemoState,
+    /// WHIP and WHEP resources and the stream names published.
+    whip: whip::Streams,
 }
 
 /// A running server. Dropping it stops the server without waiting; [`Running::shutdown`]
@@ -195,6 +205,7 @@ pub async fn serve(config: Config) -> Result<Running, ServeError> {
         stats,
         notifier: workers.notifier(),
         demo: demo::DemoState::new(),
+        whip: whip::Streams::default(),
     });
 
     let (stop, stop_rx) = watch::channel(false);

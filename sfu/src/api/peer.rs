@@ -223,6 +223,14 @@ pub(super) struct IceRestart {
     remote: ice::Credentials,
 }
 
+impl IceRestart {
+    /// A restart to these credentials (ours new, the client's new), asked for outside an
+    /// offer (a WHIP or WHEP `PATCH`).
+    pub(super) fn new(local: ice::Credentials, remote: ice::Credentials) -> IceRestart {
+        IceRestart { local, remote }
+    }
+}
+
 /// Whether `offer`, a new offer on a session that has a PeerConnection, restarts ICE: its
 /// ufrag or password differ from the current remote description's. If so, new local
 /// credentials go into `draft`.

@@ -41,9 +41,9 @@ pub(super) async fn create(state: &ApiState, query: Option<&str>, body: &[u8]) -
     let now = Instant::now();
     let stats = Arc::new(SessionStats::default());
     let (id, answer) = match offer {
-        None => match state.directory.insert_with(now, stats, None, Negotiation::new(cname())) {
+        None => match create_empty(state, now, stats) {
             Ok(id) => (id, None),
-            Err(e) => return internal(e).reply(),
+            Err(e) => return e.reply(),
         },
         Some(offer) => {
             let mut attempt = 0;
@@ -74,6 +74,16 @@ pub(super) async fn create(state: &ApiState, query: Option<&str>, body: &[u8]) -
         reply.insert("sessionDescription".to_owned(), json!({ "type": "answer", "sdp": sdp }));
     }
     json_reply(StatusCode::CREATED, &Value::Object(reply))
+}
+
+/// A session without a PeerConnection yet (its first offer creates one), registered in
+/// the directory. The caller tells the workers with `session_added` once it is announced.
+pub(super) fn create_empty(
+    state: &ApiState,
+    now: Instant,
+    stats: Arc<SessionStats>,
+) -> Result<SessionId, ApiError> {
+    state.directory.insert_with(now, stats, None, Negotiation::new(cname())).map_err(internal)
 }
 
 /// `GET sessions/{id}`: the tracks with their status, the connection state and counters.

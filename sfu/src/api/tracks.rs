@@ -81,7 +81,7 @@ impl Location {
 
 /// One entry of `tracks`.
 #[derive(Debug, Clone)]
-struct TrackRequest {
+pub(super) struct TrackRequest {
     location: Location,
     mid: Option<String>,
     track_name: Option<String>,
@@ -94,6 +94,34 @@ struct TrackRequest {
     simulcast: Option<SimulcastPreference>,
 }
 
+impl TrackRequest {
+    /// A push of the client's sending section `mid` under `name`.
+    pub(super) fn local(mid: &str, name: &str) -> TrackRequest {
+        TrackRequest {
+            location: Location::Local,
+            mid: Some(mid.to_owned()),
+            track_name: Some(name.to_owned()),
+            session_id: None,
+            kind: None,
+            bidirectional: false,
+            simulcast: None,
+        }
+    }
+
+    /// A pull of `publisher`'s track `name` into the client's receiving section `mid`.
+    pub(super) fn remote(mid: &str, publisher: SessionId, name: &str) -> TrackRequest {
+        TrackRequest {
+            location: Location::Remote,
+            mid: Some(mid.to_owned()),
+            track_name: Some(name.to_owned()),
+            session_id: Some(publisher.to_string()),
+            kind: None,
+            bidirectional: false,
+            simulcast: None,
+        }
+    }
+}
+
 /// The body of `tracks/new`.
 #[derive(Debug)]
 struct TracksRequest {
@@ -104,7 +132,7 @@ struct TracksRequest {
 
 /// The result object of one track.
 #[derive(Debug, Clone)]
-struct TrackResult {
+pub(super) struct TrackResult {
     location: Location,
     mid: Option<String>,
     track_name: Option<String>,
@@ -125,6 +153,16 @@ impl TrackResult {
             session_id,
             error: None,
         }
+    }
+
+    /// The track name asked for (or given by `autoDiscover`).
+    pub(super) fn track_name(&self) -> Option<&str> {
+        self.track_name.as_deref()
+    }
+
+    /// Why the track failed, if it did.
+    pub(super) fn error(&self) -> Option<&str> {
+        self.error.as_ref().map(|(_, description)| description.as_str())
     }
 
     fn fail(&mut self, code: &'static str, description: impl Into<String>) {
@@ -149,6 +187,43 @@ impl TrackResult {
         }
         Value::Object(object)
     }
+}
+
+/// What answering a client's offer gave: our answer and one result per track.
+#[derive(Debug)]
+pub(super) struct Answered {
+    /// The SDP answer.
+    pub(super) sdp: String,
+    /// One per requested track, then one per track `autoDiscover` found.
+    pub(super) results: Vec<TrackResult>,
+}
+
+impl Answered {
+    fn to_json(&self) -> Value {
+        json!({
+            "requiresImmediateRenegotiation": false,
+            "sessionDescription": { "type": "answer", "sdp": self.sdp },
+            "tracks": results_json(&self.results),
+        })
+    }
+}
+
+/// Answers the client's `offer` on session `id`, pushing and pulling `requests` as
+/// `tracks/new` with an offer does (the first offer of a session created without one
+/// creates its PeerConnection). For the WHIP and WHEP endpoints.
+pub(super) async fn answer_client_offer(
+    state: &ApiState,
+    id: SessionId,
+    offer: SessionDescription,
+    requests: &[TrackRequest],
+) -> Result<Answered, ApiError> {
+    let (id, info, mut negotiation) = lock_session(state, &id.to_string())?;
+    if negotiation.pending().is_some() {
+        return Err(invalid_params(
+            "the SFU's offer is waiting for the client's answer: PUT renegotiate first",
+        ));
+    }
+    answer_offer(state, id, &info, &mut negotiation, offer, requests, false).await
 }
 
 fn results_json(results: &[TrackResult]) -> Value {
@@ -273,6 +348,7 @@ async fn tracks_new(state: &ApiState, id: &str, body: &[u8]) -> Result<Value, Ap
             let tracks = request.tracks;
             answer_offer(state, id, &info, &mut negotiation, offer, &tracks, request.auto_discover)
                 .await?
+                .to_json()
         }
         None => {
             let local = request.tracks.iter().any(|t| t.location == Location::Local);
@@ -571,7 +647,7 @@ async fn answer_offer(
     offer: SessionDescription,
     requests: &[TrackRequest],
     auto_discover: bool,
-) -> Result<Value, ApiError> {
+) -> Result<Answered, ApiError> {
     let now = Instant::now();
     let mut draft = negotiation.clone();
     if draft.local_parameters().is_none() {
@@ -796,11 +872,7 @@ async fn answer_offer(
     state.directory.set_media(id, draft.media()).map_err(|_| gone())?;
     *negotiation = draft;
     state.notifier.routes_changed();
-    Ok(json!({
-        "requiresImmediateRenegotiation": false,
-        "sessionDescription": { "type": "answer", "sdp": sdp },
-        "tracks": results_json(&results),
-    }))
+    Ok(Answered { sdp, results })
 }
 
 /// The name `autoDiscover` gives a client's sending section: its msid track id (RFC 8830),

@@ -123,6 +123,29 @@ fn urls(key: &TurnKey) -> (Option<String>, Vec<String>) {
     (stun, turn)
 }
 
+/// The ICE servers as `Link` header values (RFC 9725 §4.6, RFC 8288): the STUN URL, then
+/// every TURN URL with fresh credentials valid for [`DEFAULT_TTL`].
+pub(super) fn ice_server_links(key: &TurnKey) -> Vec<String> {
+    let unix_now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut bytes = [0u8; 8];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let identifier: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let (username, credential) =
+        turn::rest_credential(&key.secret, &identifier, unix_now.saturating_add(DEFAULT_TTL));
+    links(key, &username, &credential)
+}
+
+fn links(key: &TurnKey, username: &str, credential: &str) -> Vec<String> {
+    let (stun, turn) = urls(key);
+    let stun = stun.map(|url| format!("<{url}>; rel=\"ice-server\""));
+    let turn = turn.into_iter().map(|url| {
+        format!(
+            "<{url}>; rel=\"ice-server\"; username=\"{username}\"; credential=\"{credential}\"; credential-type=\"password\""
+        )
+    });
+    stun.into_iter().chain(turn).collect()
+}
+
 fn ice_servers(key: &TurnKey, shape: Shape, username: &str, credential: &str) -> Value {
     let (stun, turn) = urls(key);
     match shape {
@@ -182,6 +205,14 @@ mod tests {
                 "turns:127.0.0.1:5349?transport=tcp",
                 "turns:127.0.0.1:443?transport=tcp",
             ]
+        );
+        let links = links(&key, "1:u", "c/+=");
+        assert_eq!(links.len(), 7);
+        assert_eq!(links[0], "<stun:127.0.0.1:3478>; rel=\"ice-server\"");
+        assert_eq!(
+            links[1],
+            "<turn:127.0.0.1:3478?transport=udp>; rel=\"ice-server\"; username=\"1:u\"; \
+             credential=\"c/+=\"; credential-type=\"password\""
         );
         key.host = "::1".into();
         assert_eq!(urls(&key).0.as_deref(), Some("stun:[::1]:3478"));

@@ -154,6 +154,12 @@ pub enum Command {
         /// The client's new credentials.
         remote: ice::Credentials,
     },
+    /// The API ended session `id` (already out of the directory): send its DTLS
+    /// close_notify and drop it.
+    CloseSession {
+        /// The session.
+        id: SessionId,
+    },
     /// Stop the worker.
     Shutdown,
 }
@@ -222,6 +228,15 @@ impl Notifier {
         if let Some(sender) = self.senders.get(worker) {
             // Fails only when the worker has stopped (shutdown).
             let _ = sender.send(Command::IceRestart { id, local, remote }).await;
+        }
+    }
+
+    /// Tells the owner of session `id`, which the API removed from the directory, to close
+    /// and drop it.
+    pub async fn close_session(&self, worker: usize, id: SessionId) {
+        if let Some(sender) = self.senders.get(worker) {
+            // Fails only when the worker has stopped (shutdown).
+            let _ = sender.send(Command::CloseSession { id }).await;
         }
     }
 
@@ -723,6 +738,14 @@ impl Worker {
                     warn!(%id, error = %e, "ICE restart refused");
                 }
                 self.after_input(now, id, now).await;
+            }
+            Command::CloseSession { id } => {
+                let now = Instant::now();
+                let Some(slot) = self.sessions.get_mut(&id) else { return };
+                slot.span.in_scope(|| slot.session.close());
+                self.drain_session(now, id, now).await;
+                self.remove_session(id);
+                self.refresh_routes(now).await;
             }
             Command::RoutesChanged | Command::Shutdown => {}
         }
