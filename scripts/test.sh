@@ -54,6 +54,13 @@ cargo test --workspace --locked --doc 2>&1 | tee "$logs/doc.log"
 log "fuzz targets compile"
 cargo check --manifest-path fuzz/Cargo.toml --bins --locked
 
+# --- TURN interop: coturn's client tools against the turn binary -------------------------------
+# tests/interop/turn-coturn.sh fetches Debian's coturn package with `apt-get download` and
+# unpacks only its turnutils_uclient and turnutils_peer (with libevent) into
+# target/interop/coturn, once: nothing is installed system-wide and coturn's server never runs.
+log "TURN interop with coturn's turnutils_uclient (UDP, TCP, TLS; long-term and REST credentials)"
+tests/interop/turn-coturn.sh 2>&1 | tee "$logs/interop.log"
+
 # --- browser interop: stock Chromium and Firefox against the sfu and turn binaries ------------
 log "browser tests (Playwright, Chromium and Firefox ESR)"
 cargo build --locked -p sfu -p turn --bins
@@ -73,7 +80,8 @@ export HOME="${HOME:-/root}"
 # --- one closing line for the whole run ----------------------------------------------------------
 rust_passed=$(grep -Eo '[0-9]+ passed' "$logs/rust.log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 doc_passed=$(awk '/^test result: ok\./ { n += $4 } END { print n + 0 }' "$logs/doc.log")
+interop_passed=$(grep -Eo '^coturn interop: [0-9]+ passed' "$logs/interop.log" | grep -Eo '[0-9]+' || echo 0)
 browser_passed=$(grep -Eo '^ *[0-9]+ passed' "$logs/browser.log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 browser_skipped=$(grep -Eo '^ *[0-9]+ skipped' "$logs/browser.log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 echo
-echo "all tests: $((rust_passed + doc_passed + browser_passed)) passed, 0 failed, ${browser_skipped} skipped"
+echo "all tests: $((rust_passed + doc_passed + interop_passed + browser_passed)) passed, 0 failed, ${browser_skipped} skipped"

@@ -29,17 +29,20 @@ pub struct ChannelData<'a> {
     data: &'a [u8],
 }
 
-/// Whether `channel` is in the range RFC 8656 §12 assigns to channels (0x4000-0x4FFF).
+/// Whether `channel` can head a ChannelData message: 0x4000-0x7FFF, the channels of
+/// RFC 5766 §11. RFC 8656 §12 narrowed the range clients choose from to 0x4000-0x4FFF, but
+/// clients written to RFC 5766 still pick from the whole range, and a server that answers
+/// them relays their ChannelData (see `ChannelNumber::is_accepted`).
 pub(crate) const fn is_channel_number(channel: u16) -> bool {
-    channel >= 0x4000 && channel <= 0x4FFF
+    channel >= 0x4000 && channel <= 0x7FFF
 }
 
 impl<'a> ChannelData<'a> {
-    /// A message to write; fails if `channel` is outside 0x4000..=0x4FFF or `data` is longer
+    /// A message to write; fails if `channel` is outside 0x4000..=0x7FFF or `data` is longer
     /// than 65535 bytes.
     pub fn new(channel: u16, data: &'a [u8]) -> Result<Self, Error> {
         if !is_channel_number(channel) {
-            return Err(Error::Encode("channel number outside 0x4000..=0x4FFF"));
+            return Err(Error::Encode("channel number outside 0x4000..=0x7FFF"));
         }
         if data.len() > usize::from(u16::MAX) {
             return Err(Error::Encode("ChannelData longer than 65535 bytes"));
@@ -56,7 +59,7 @@ impl<'a> ChannelData<'a> {
         let len =
             wire::u16_at(buf, 2).ok_or(Error::InvalidChannelData("shorter than the header"))?;
         if !is_channel_number(channel) {
-            return Err(Error::InvalidChannelData("channel number outside 0x4000..=0x4FFF"));
+            return Err(Error::InvalidChannelData("channel number outside 0x4000..=0x7FFF"));
         }
         let end = CHANNEL_DATA_HEADER_LEN + usize::from(len);
         let padded_end = CHANNEL_DATA_HEADER_LEN + wire::padded_len(usize::from(len));
@@ -79,7 +82,7 @@ impl<'a> ChannelData<'a> {
         Ok(Self { channel, data })
     }
 
-    /// The channel number (0x4000..=0x4FFF).
+    /// The channel number (0x4000..=0x7FFF).
     pub const fn channel(&self) -> u16 {
         self.channel
     }
@@ -148,7 +151,7 @@ mod tests {
         assert!(ChannelData::parse(&[0x40, 0x00, 0x00], Framing::Datagram).is_err());
         // Channel outside the range.
         assert!(ChannelData::parse(&[0x3F, 0xFF, 0, 0], Framing::Datagram).is_err());
-        assert!(ChannelData::parse(&[0x50, 0x00, 0, 0], Framing::Datagram).is_err());
+        assert!(ChannelData::parse(&[0x80, 0x00, 0, 0], Framing::Datagram).is_err());
         // Shorter than the length field.
         assert!(ChannelData::parse(&[0x40, 0x00, 0, 4, 1, 2, 3], Framing::Datagram).is_err());
         // Longer than data and padding.
@@ -158,6 +161,11 @@ mod tests {
         let empty = ChannelData::parse(&[0x4F, 0xFF, 0, 0], Framing::Stream).unwrap();
         assert_eq!((empty.channel(), empty.data()), (0x4FFF, &[][..]));
         assert!(ChannelData::new(0x3FFF, b"").is_err());
+        assert!(ChannelData::new(0x8000, b"").is_err());
+        // RFC 5766's channels 0x5000-0x7FFF, which RFC 5766 clients still use.
+        let old = ChannelData::parse(&[0x7F, 0xFF, 0, 1, 9], Framing::Datagram).unwrap();
+        assert_eq!((old.channel(), old.data()), (0x7FFF, &[9][..]));
+        assert_eq!(ChannelData::new(0x5000, b"").unwrap().channel(), 0x5000);
         assert!(ChannelData::new(0x4000, &vec![0; 65_536]).is_err());
     }
 }

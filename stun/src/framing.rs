@@ -30,9 +30,8 @@ pub struct Frame {
 /// - `Ok(None)`: fewer than 4 bytes buffered; read more.
 /// - `Ok(Some(frame))`: once `buf.len() >= frame.len`, `&buf[..frame.len]` is the frame.
 /// - `Err(_)`: the stream does not start with a STUN message or ChannelData (first two
-///   bits `0b10`/`0b11`, a reserved channel number, a STUN length that is not a multiple of
-///   4, or, once 8 bytes are there, a wrong magic cookie). The stream is out of sync and
-///   should be closed.
+///   bits `0b10`/`0b11`, a STUN length that is not a multiple of 4, or, once 8 bytes are
+///   there, a wrong magic cookie). The stream is out of sync and should be closed.
 pub fn peek_frame(buf: &[u8]) -> Result<Option<Frame>, Error> {
     let (Some(first), Some(len)) = (wire::u16_at(buf, 0), wire::u16_at(buf, 2)) else {
         return Ok(None);
@@ -105,7 +104,10 @@ mod tests {
         assert!(peek_frame(&[0, 1, 0, 6]).is_err());
         assert!(peek_frame(&[0x80, 0, 0, 0]).is_err());
         assert!(peek_frame(&[0xC0, 0, 0, 0]).is_err());
-        assert!(peek_frame(&[0x50, 0, 0, 0]).is_err());
+        assert_eq!(
+            peek_frame(&[0x7F, 0xFF, 0, 1]).unwrap(),
+            Some(Frame { kind: FrameKind::ChannelData, len: 8 })
+        );
         assert_eq!(
             peek_frame(&[0x40, 0, 0xff, 0xff]).unwrap(),
             Some(Frame { kind: FrameKind::ChannelData, len: 4 + 65_536 })

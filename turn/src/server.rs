@@ -1183,12 +1183,15 @@ impl TurnServer {
         // number is not currently bound to a different transport address (same transport
         // address is OK); the transport address is not currently bound to a different
         // channel number. If any of these tests fail, the server replies with a 400".
+        // The range taken is RFC 5766's 0x4000-0x7FFF: clients written to RFC 5766 (coturn's)
+        // pick channels from all of it, and RFC 8656 §12 notes its narrower range would keep
+        // them from binding any; the client chose the number, so it expects it back.
         let (Ok(Some(ChannelNumber(channel))), Ok(Some(XorPeerAddress(peer)))) =
             (msg.get::<ChannelNumber>(), msg.get::<XorPeerAddress>())
         else {
             return self.reply_error(now, reply, Some(&auth), 400, |_| Ok(()));
         };
-        let bad_request = !ChannelNumber(channel).is_valid()
+        let bad_request = !ChannelNumber(channel).is_accepted()
             || peer.port() == 0
             || alloc.channel_peer(channel, now).is_some_and(|bound| bound != peer)
             || alloc.channel_of(peer, now).is_some_and(|bound| bound != channel);

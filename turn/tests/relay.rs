@@ -226,6 +226,45 @@ fn channel_data_is_padded_over_tcp() {
     assert_eq!(h.take_client(client.tuple)[0].len(), 8);
 }
 
+/// Clients written to RFC 5766 (coturn's `turnutils_uclient` among them) pick channel numbers
+/// from 0x4000-0x7FFF, which RFC 8656 narrowed to 0x4000-0x4FFF: the server binds them and
+/// relays their ChannelData both ways, over UDP and over TCP.
+#[test]
+fn rfc5766_channel_numbers_bind_and_relay() {
+    for (n, (tuple, framing)) in [
+        (udp("198.51.100.7:42007"), Framing::Datagram),
+        (tcp("198.51.100.7:42008"), Framing::Stream),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut h = Harness::new();
+        let mut client = TurnClient::new(tuple, ALICE.0, ALICE.1);
+        client.allocate_ok(&mut h);
+        let relay = h.relay_socket(&client.tuple, true);
+        let (low, high) = (addr("1.2.3.4:5000"), addr("1.2.3.4:5001"));
+        for (channel, peer) in [(0x5000, low), (0x7FFF, high)] {
+            let response = client.transact(&mut h, Method::CHANNEL_BIND, &bind(channel, peer));
+            assert_eq!(class(&response), Class::SuccessResponse, "case {n}, channel {channel:#x}");
+        }
+        assert_eq!(h.server.stats().channels_bound, 2, "case {n}");
+
+        h.send(client.tuple, &channel_data(0x7FFF, b"to high", framing));
+        h.send(client.tuple, &channel_data(0x5000, b"to low", framing));
+        let sent: Vec<_> = h.take_peer().into_iter().map(|t| (t.peer, t.data)).collect();
+        assert_eq!(sent, [(high, b"to high".to_vec()), (low, b"to low".to_vec())], "case {n}");
+
+        h.peer_sends(relay, high, b"back");
+        let frames = h.take_client(client.tuple);
+        assert_eq!(frames, [channel_data(0x7FFF, b"back", framing)], "case {n}");
+        // A number outside every range is still no channel: dropped and counted.
+        let mut bad = channel_data(0x7FFF, b"abcd", framing);
+        bad[0] = 0x80;
+        h.send(client.tuple, &bad);
+        assert!(h.take_peer().is_empty(), "case {n}");
+    }
+}
+
 #[test]
 fn channel_bind_rules() {
     let mut h = Harness::new();
@@ -235,9 +274,10 @@ fn channel_bind_rules() {
     let code = |c: &mut TurnClient, h: &mut Harness, ch: u16, peer: SocketAddr| {
         error_code(&c.transact(h, Method::CHANNEL_BIND, &bind(ch, peer)))
     };
-    // Channel numbers outside 0x4000..=0x4FFF.
+    // Channel numbers outside 0x4000..=0x7FFF (RFC 5766's range, see the test below).
     assert_eq!(code(&mut client, &mut h, 0x3FFF, p1), Some(400));
-    assert_eq!(code(&mut client, &mut h, 0x5000, p1), Some(400));
+    assert_eq!(code(&mut client, &mut h, 0x8000, p1), Some(400));
+    assert_eq!(code(&mut client, &mut h, 0xFFFF, p1), Some(400));
     assert_eq!(code(&mut client, &mut h, 0x0000, p1), Some(400));
     assert_eq!(code(&mut client, &mut h, 0x4000, p1), None);
     // Rebinding the same pair refreshes it.

@@ -9,21 +9,32 @@ use crate::{wire, AttributeType, Error, TransactionId};
 
 /// CHANNEL-NUMBER (RFC 8656 §18.1): a 16-bit channel number and 16 reserved bits.
 ///
-/// Any value decodes; whether it is in the valid 0x4000..=0x4FFF range is for the TURN
-/// server to check ([`ChannelNumber::is_valid`]), because the answer to a bad one is a 400,
-/// not a dropped packet.
+/// Any value decodes; whether it is in range is for the TURN server to check
+/// ([`ChannelNumber::is_accepted`]), because the answer to a bad one is a 400, not a dropped
+/// packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ChannelNumber(pub u16);
 
 impl ChannelNumber {
     /// Lowest channel number (RFC 8656 §12).
     pub const MIN: u16 = 0x4000;
-    /// Highest channel number (RFC 8656 §12).
+    /// Highest channel number (RFC 8656 §12): what a client picks from.
     pub const MAX: u16 = 0x4FFF;
+    /// Highest channel number of RFC 5766 §11, which RFC 8656 reserved (0x5000-0x7FFF): clients
+    /// written to RFC 5766 still pick from the whole 0x4000-0x7FFF range (coturn's do).
+    pub const RFC5766_MAX: u16 = 0x7FFF;
 
-    /// Whether the number is in 0x4000..=0x4FFF.
+    /// Whether the number is in 0x4000..=0x4FFF, the range RFC 8656 lets a client choose from.
     pub const fn is_valid(self) -> bool {
         self.0 >= Self::MIN && self.0 <= Self::MAX
+    }
+
+    /// Whether a server takes the number: 0x4000..=0x7FFF, RFC 8656's range and the one
+    /// RFC 5766 clients choose from (RFC 8656 §12 notes that its narrower range would
+    /// otherwise keep them from binding channels). It is every value whose ChannelData
+    /// header starts with the bits `0b01`, so the frame stays unambiguous beside STUN.
+    pub const fn is_accepted(self) -> bool {
+        self.0 >= Self::MIN && self.0 <= Self::RFC5766_MAX
     }
 }
 
@@ -363,6 +374,11 @@ mod tests {
         assert!(ChannelNumber(0x4000).is_valid());
         assert!(ChannelNumber(0x4FFF).is_valid());
         assert!(!ChannelNumber(0x5000).is_valid());
+        assert!(!ChannelNumber(0x3FFF).is_accepted());
+        assert!(ChannelNumber(0x4000).is_accepted());
+        assert!(ChannelNumber(0x5000).is_accepted());
+        assert!(ChannelNumber(0x7FFF).is_accepted());
+        assert!(!ChannelNumber(0x8000).is_accepted());
     }
 
     #[test]
