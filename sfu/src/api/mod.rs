@@ -134,6 +134,8 @@ struct ApiState {
     fingerprint: crate::sdp::Fingerprint,
     /// Host candidate addresses for every answer.
     candidates: Vec<SocketAddr>,
+    /// The bound UDP addresses: where a third-party session's checks go out from.
+    local_addrs: Vec<SocketAddr>,
     directory: Arc<Directory>,
     stats: Arc<DriverStats>,
     notifier: Notifier,
@@ -201,6 +203,7 @@ pub async fn serve(config: Config) -> Result<Running, ServeError> {
         dtls,
         fingerprint,
         candidates,
+        local_addrs: bound.local_addrs.clone(),
         directory,
         stats,
         notifier: workers.notifier(),

@@ -683,6 +683,16 @@ impl Worker {
     async fn on_command(&mut self, command: Command) {
         match command {
             Command::SessionAdded { id, created } => {
+                // A third-party session sends the first checks: this worker claims it now.
+                if let Some((session, created)) =
+                    self.shared.directory.claim_third_party(id, self.index)
+                {
+                    let ufrag = session.local_ufrag().to_owned();
+                    self.adopt(id, session, created, ufrag);
+                    let now = Instant::now();
+                    self.after_input(now, id, now).await;
+                    return;
+                }
                 let at = created + self.shared.timers.unconnected_timeout;
                 self.unclaimed.push(Reverse((at, id, created)));
             }
@@ -827,6 +837,12 @@ impl Worker {
         datagram: &mut [u8],
     ) {
         let stats = Arc::clone(&self.shared.stats);
+        // Not a check: it may answer a check a third-party session sent from here, or be its
+        // DTLS or media, on a 5-tuple the directory binds to that session.
+        let is_check = kind == Kind::Stun && ice::local_ufrag(datagram).is_some();
+        if !is_check && self.route_bound_tuple(now, tuple, datagram).await {
+            return;
+        }
         if kind != Kind::Stun {
             DriverStats::bump(&stats.dropped_unknown_sender);
             trace!(remote = %tuple.remote, ?kind, "dropped: unknown sender");
@@ -891,6 +907,38 @@ impl Worker {
                 self.forward(worker, id, tuple, datagram);
             }
         }
+    }
+
+    /// Delivers or forwards a datagram of a 5-tuple a third-party session bound in the
+    /// directory (see [`Directory::bind_tuple`]); whether it was one.
+    async fn route_bound_tuple(
+        &mut self,
+        now: Instant,
+        tuple: FiveTuple,
+        datagram: &mut [u8],
+    ) -> bool {
+        let Some((id, owner)) = self.shared.directory.route_tuple(tuple.local, tuple.remote) else {
+            return false;
+        };
+        match owner {
+            Some(worker) if worker == self.index => {
+                self.deliver(now, id, tuple.local, tuple.remote, datagram).await;
+            }
+            Some(worker) => {
+                let stats = &self.shared.stats;
+                if let Entry::Vacant(v) = self.routes.entry(tuple) {
+                    if self.forwarded_routes < MAX_FORWARDED_TUPLES {
+                        v.insert(Route::Remote { worker, id });
+                        self.forwarded_routes += 1;
+                        DriverStats::bump(&stats.forwarded_tuples);
+                    }
+                }
+                self.forward(worker, id, tuple, datagram);
+            }
+            // Bound by an owner only; an unowned session has no bound 5-tuple.
+            None => return false,
+        }
+        true
     }
 
     fn adopt(&mut self, id: SessionId, session: Box<Session>, created: Instant, ufrag: String) {
@@ -976,6 +1024,13 @@ impl Worker {
             match event {
                 SessionEvent::PairDiscovered { local, remote } => {
                     let tuple = FiveTuple { local, remote };
+                    // A third-party session's own checks go to this 5-tuple: other workers
+                    // must find it too (the kernel may hand them the answers).
+                    if slot.session.is_third_party()
+                        && !self.shared.directory.bind_tuple(id, local, remote)
+                    {
+                        debug!(%local, %remote, "5-tuple not bound: session gone or at its bound");
+                    }
                     match self.routes.insert(tuple, Route::Local(id)) {
                         None => DriverStats::bump(&stats.five_tuples),
                         Some(Route::Remote { .. }) => {
@@ -992,6 +1047,9 @@ impl Worker {
                 }
                 SessionEvent::PairRemoved { local, remote } => {
                     let tuple = FiveTuple { local, remote };
+                    if slot.session.is_third_party() {
+                        self.shared.directory.unbind_tuple(id, local, remote);
+                    }
                     if self.routes.get(&tuple) == Some(&Route::Local(id)) {
                         self.routes.remove(&tuple);
                         DriverStats::sub(&stats.five_tuples, 1);
