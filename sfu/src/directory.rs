@@ -854,6 +854,67 @@ mod tests {
     }
 
     #[test]
+    fn third_party_sessions_are_claimed_by_the_named_worker_and_bind_their_5_tuples() {
+        let mut rng = StdRng::seed_from_u64(31);
+        let dtls =
+            dtls::DtlsContext::new(dtls::DtlsConfig::new(dtls::Certificate::generate().unwrap()))
+                .unwrap();
+        let directory = Directory::new();
+        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let remotes: Vec<SocketAddr> =
+            (0..6).map(|i| SocketAddr::from(([127, 0, 0, 2], 6000 + i))).collect();
+        let (ordinary, _) = peer(&mut rng, &dtls);
+        let (mut third, _) = peer(&mut rng, &dtls);
+        let params = SessionParams {
+            local_credentials: third.local_credentials.clone(),
+            remote_credentials: Credentials::generate(&mut rng),
+            ice: ice::IceConfig::default(),
+            dtls_context: dtls.clone(),
+            dtls_role: dtls::Role::Client,
+            remote_fingerprint: dtls.config().certificate.fingerprint().clone(),
+            srtp: srtp::Config::default(),
+        };
+        let pairs = remotes.iter().map(|&remote| CandidatePair { local, remote }).collect();
+        let controlling =
+            crate::session::ControllingParams { pairs, config: ControllingConfig::default() };
+        third.session =
+            Session::new_third_party(Instant::now(), params, controlling, Arc::default(), &mut rng)
+                .unwrap();
+        let now = Instant::now();
+        let plain = directory.insert(now, Arc::default(), Some(ordinary)).unwrap();
+        let id = directory.insert(now, Arc::default(), Some(third)).unwrap();
+
+        // Nothing bound: no lock, no route.
+        assert_eq!(directory.route_tuple(local, remotes[0]), None);
+        // An ordinary session waits for a check; a third-party one is claimed at once.
+        assert!(directory.claim_third_party(plain, 0).is_none());
+        assert_eq!(directory.owner(plain), Some(None));
+        let (session, created) = directory.claim_third_party(id, 1).unwrap();
+        assert!(session.is_third_party());
+        assert_eq!(created, now);
+        assert_eq!(directory.owner(id), Some(Some(1)));
+        assert!(directory.claim_third_party(id, 0).is_none(), "claimed once");
+
+        // At most MAX_CONTROLLING_PAIRS 5-tuples per session, and only for live sessions.
+        for (i, remote) in remotes.iter().enumerate() {
+            assert_eq!(directory.bind_tuple(id, local, *remote), i < ice::MAX_CONTROLLING_PAIRS);
+        }
+        assert!(directory.bind_tuple(id, local, remotes[0]), "binding again is fine");
+        assert!(!directory.bind_tuple(SessionId([9; 16]), local, remotes[5]));
+        assert_eq!(directory.route_tuple(local, remotes[0]), Some((id, Some(1))));
+        assert_eq!(directory.route_tuple(local, remotes[5]), None);
+        directory.unbind_tuple(id, local, remotes[0]);
+        assert_eq!(directory.route_tuple(local, remotes[0]), None);
+        // Another session's 5-tuple is not unbound by this one.
+        directory.unbind_tuple(plain, local, remotes[1]);
+        assert_eq!(directory.route_tuple(local, remotes[1]), Some((id, Some(1))));
+        // Removal unbinds everything, and the lock-free count goes back to zero.
+        assert!(directory.remove(id));
+        assert_eq!(directory.route_tuple(local, remotes[1]), None);
+        assert_eq!(directory.bound_tuples.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
     fn session_id_hex_round_trip() {
         let id = SessionId::random(&mut StdRng::seed_from_u64(3));
         let text = id.to_string();

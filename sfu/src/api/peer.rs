@@ -349,3 +349,52 @@ pub(super) async fn apply_ice_restart(
         Err(e) => Err(internal(e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn description(candidates: &[&str]) -> SessionDescription {
+        let lines: String = candidates.iter().map(|c| format!("a=candidate:{c}\r\n")).collect();
+        SessionDescription::parse(&format!(
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=ice-lite\r\n\
+             m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n\
+             a=rtpmap:111 opus/48000/2\r\n{lines}"
+        ))
+        .unwrap()
+    }
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn controlling_pairs_keep_reachable_udp_host_candidates_by_priority() {
+        let remote = description(&[
+            "1 1 udp 2122317823 127.0.0.1 4000 typ host",
+            "2 1 udp 2130706431 ::1 4001 typ host",
+            "3 1 tcp 2130706431 127.0.0.1 4002 typ host tcptype passive",
+            "4 1 udp 1686052607 127.0.0.1 4003 typ srflx raddr 127.0.0.1 rport 4000",
+            "5 1 udp 2122317823 abcd.local 4004 typ host",
+            "6 2 udp 2122317822 127.0.0.1 4005 typ host",
+            "7 1 udp 2122317823 127.0.0.1 0 typ host",
+            "8 1 udp 2122317823 0.0.0.0 4006 typ host",
+            "9 1 udp 2122317823 192.0.2.7 4007 typ host",
+            "1 1 udp 2122317823 127.0.0.1 4000 typ host",
+        ]);
+        let both = [addr("127.0.0.1:3000"), addr("[::1]:3001")];
+        let pairs = controlling_pairs(&both, &remote);
+        let expected = [
+            ice::CandidatePair { local: both[1], remote: addr("[::1]:4001") },
+            ice::CandidatePair { local: both[0], remote: addr("127.0.0.1:4000") },
+        ];
+        assert_eq!(pairs, expected);
+        // No IPv6 socket: the IPv6 candidate is left out.
+        assert_eq!(controlling_pairs(&both[..1], &remote), expected[1..]);
+        // A socket on a routable address may reach the routable candidate.
+        let public = [addr("198.51.100.1:3000")];
+        let pairs = controlling_pairs(&public, &remote);
+        assert!(pairs.iter().any(|p| p.remote == addr("192.0.2.7:4007")), "{pairs:?}");
+        assert!(controlling_pairs(&both, &description(&[])).is_empty());
+    }
+}
