@@ -17,6 +17,11 @@
 //! Each session also holds its [`Negotiation`] behind an async mutex, handed to the API so
 //! that negotiations on one session are serialized.
 //!
+//! Third-party sessions (their peer is ICE-lite) send the first checks: a worker claims them
+//! when the API announces them ([`Directory::claim_third_party`]), and the 5-tuples their
+//! checks go to are bound here ([`Directory::bind_tuple`]) so that any worker can route the
+//! answers.
+//!
 //! One mutex guards the maps: it is touched when a session is created, on the first datagram
 //! of a new 5-tuple, on state changes, on API calls and when a worker refreshes its routes,
 //! never per media packet.

@@ -1,7 +1,9 @@
 //! One session = one browser PeerConnection, as a sans-IO machine.
 //!
 //! A [`Session`] composes the connection spine: the ICE-lite agent answers the browser's
-//! checks, the DTLS machine (passive by default) runs the handshake on the selected pair, and
+//! checks (or, for a third-party session whose peer is itself ICE-lite, made with
+//! [`Session::new_third_party`], the controlling agent [`ice::IceControllingAgent`] checks
+//! the peer's host candidates and nominates the first pair that answers), the DTLS machine (passive by default) runs the handshake on the selected pair, and
 //! the SRTP contexts made from the exported keys authenticate and decrypt inbound RTP and
 //! RTCP in place. It never owns a socket or reads the clock: the UDP driver (a worker thread)
 //! feeds it datagrams of its 5-tuples with `now`, and drains `poll_transmit`, `poll_event`
@@ -14,9 +16,10 @@
 //!
 //! [`Session::handle_receive`] classifies by first byte (RFC 7983 §7):
 //! - STUN (0..=3) goes to the ICE agent, which answers checks, learns pairs and follows
-//!   nominations. Malformed STUN is also counted in `malformed_dropped`.
-//! - DTLS (20..=63) is accepted only from a 5-tuple a valid check arrived on
-//!   (`unchecked_source_dropped` otherwise). A ClientHello on such a pair while ICE has not
+//!   nominations (the controlling agent takes the answers to its own checks). Malformed STUN
+//!   is also counted in `malformed_dropped`.
+//! - DTLS (20..=63) is accepted only from a 5-tuple a valid check arrived on, or that the
+//!   controlling agent checks (`unchecked_source_dropped` otherwise). A ClientHello on such a pair while ICE has not
 //!   selected one selects it at once ([`ice::IceLiteAgent::dtls_client_hello_from`]), so the
 //!   handshake need not wait for USE-CANDIDATE. DTLS we send goes to the selected pair, or
 //!   before a selection to the pair the peer's DTLS came from.

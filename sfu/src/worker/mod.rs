@@ -23,8 +23,23 @@
 //!    whose MESSAGE-INTEGRITY verifies with that session's password (RFC 8445 §7.3,
 //!    [`ice::verify_check`]). The worker then claims the session if nobody did, or remembers
 //!    "this 5-tuple belongs to worker k" and forwards (the kernel keeps hashing that 5-tuple
-//!    here). Everything else from unknown 5-tuples is dropped and counted by reason in
+//!    here). A datagram that is not a check goes, before being dropped, to the third-party
+//!    session whose check went to that 5-tuple, if the directory binds it to one (see
+//!    below). Everything else from unknown 5-tuples is dropped and counted by reason in
 //!    [`DriverStats`], with no state created.
+//!
+//! # Third-party sessions
+//!
+//! A session whose peer is itself ICE-lite ([`Session::new_third_party`]) sends the first
+//! checks, so no incoming check would claim it: the worker the API names in
+//! [`Command::SessionAdded`] claims it at once ([`Directory::claim_third_party`]) and sends
+//! its checks from its socket of each family. The answers come back on the 5-tuples the
+//! checks went to, and the kernel may hand them to any worker of the port: so the owner binds
+//! each such 5-tuple in the directory when the session reports it
+//! ([`Directory::bind_tuple`], at most [`ice::MAX_CONTROLLING_PAIRS`] per session), and a
+//! worker that reads a datagram of an unknown 5-tuple looks it up there
+//! ([`Directory::route_tuple`], which takes no lock while nothing is bound) and forwards it
+//! like any other.
 //!
 //! A session's own 5-tuples enter the map when it reports
 //! [`SessionEvent::PairDiscovered`] and leave it on [`SessionEvent::PairRemoved`] (the ICE
