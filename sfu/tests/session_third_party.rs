@@ -267,3 +267,30 @@ fn no_answering_candidate_fails_the_session() {
     eprintln!("failed after {:?}: {reason:?}", c.elapsed());
     assert!(reason.is_some_and(|r| r.contains("no ICE pair")));
 }
+
+#[test]
+fn an_ice_restart_checks_again_and_media_keeps_flowing() {
+    let live = addr("127.0.0.1:5002");
+    let mut c = Cascade::new(Role::Client, &[live]);
+    c.run_until(Duration::from_secs(5), Cascade::connected);
+    assert!(c.connected());
+    let before = c.a.controlling_stats().unwrap().requests_sent;
+    let mut rng = StdRng::seed_from_u64(99);
+    let (a_new, b_new) =
+        (ice::Credentials::generate(&mut rng), ice::Credentials::generate(&mut rng));
+    // Both sides apply the new descriptions; the lite side first, as when A's offer reaches B.
+    c.b.restart_ice(b_new.clone(), a_new.clone()).unwrap();
+    c.a.restart_ice(a_new.clone(), b_new).unwrap();
+    assert_eq!(c.a.local_ufrag(), a_new.ufrag());
+    c.exchange();
+    c.run_until(Duration::from_secs(10), |_| false);
+    let stats = c.a.controlling_stats().copied().unwrap();
+    // A check and a nomination with the new credentials, then consent checks; all answered.
+    assert!(stats.requests_sent >= before + 2, "{stats:?}");
+    assert_eq!(stats.checks_failed, 0, "{stats:?}");
+    assert!(c.connected());
+    assert!(c.a_events.iter().all(|(_, e)| *e != SessionEvent::IceDisconnected));
+    c.a.send_rtp(c.now, &rtp(3, 0xa)).unwrap();
+    c.exchange();
+    assert_eq!(c.b.stats().snapshot().rtp_decrypted, 1);
+}
