@@ -8,11 +8,16 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
-use stun::attributes::{ErrorCode, XorMappedAddress};
-use stun::{credentials, Class, Message, Method, TransactionId};
+use stun::attributes::{
+    ErrorCode, IceControlled, IceControlling, Priority, UseCandidate, Username, XorMappedAddress,
+};
+use stun::{credentials, AttributeType, Class, Message, Method, TransactionId};
 use tracing::{debug, info, trace, warn};
 
-use crate::check::{write_check, OutgoingCheck};
+use crate::check::{
+    authenticate, is_understood, split_username, write_check, write_error, write_success,
+    OutgoingCheck,
+};
 use crate::consent::ConsentFreshness;
 use crate::controlling::MAX_CONSENT_IN_FLIGHT;
 use crate::event::EventQueue;
@@ -57,6 +62,11 @@ pub struct ControllingAgentStats {
     pub ignored: u64,
     /// Of `ignored`: datagrams that were not STUN at all, or had a bad FINGERPRINT.
     pub malformed: u64,
+    /// The peer's checks answered with success (a full peer checks us too).
+    pub requests_answered: u64,
+    /// The peer's checks answered with an error: 400, 401, 420, or 487 (Role Conflict) when
+    /// our tie-breaker wins (RFC 8445 §7.3.1.1).
+    pub requests_rejected: u64,
     /// Checks that got no usable answer after all retransmissions, or an authenticated
     /// error.
     pub checks_failed: u64,
@@ -86,6 +96,13 @@ impl Purpose {
             Purpose::Check(i) | Purpose::Nominate(i) | Purpose::Consent(i) => i,
         }
     }
+}
+
+/// A check in flight: what for, and the role it claimed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Sent {
+    purpose: Purpose,
+    role: IceRole,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -128,7 +145,10 @@ struct Entry {
 ///   [`IceEvent::Connected`] back.
 /// - **Failure**: when every pair failed and none is selected, [`IceEvent::Failed`].
 ///
-/// Binding requests from the peer (a lite peer sends none) are ignored and counted.
+/// - **The peer's checks** (a lite peer sends none; a full one does): answered as RFC 8445
+///   §7.3 says, with the role conflict rules of §7.3.1.1 (the larger tie-breaker controls;
+///   487 when ours wins); as controlled agent, a USE-CANDIDATE on a pair whose check
+///   succeeded selects it. No pair is learned from them.
 #[derive(Debug)]
 pub struct IceControllingAgent {
     config: ControllingConfig,
@@ -139,7 +159,7 @@ pub struct IceControllingAgent {
     role_switches: u32,
     rng: StdRng,
     pairs: Vec<Entry>,
-    transactions: Vec<ClientTransaction<Purpose>>,
+    transactions: Vec<ClientTransaction<Sent>>,
     /// When the next waiting pair is checked (Ta pacing).
     next_check: Option<Instant>,
     nominating: Option<usize>,
@@ -285,9 +305,12 @@ impl IceControllingAgent {
             self.ignore("bad FINGERPRINT");
             return;
         }
-        if message.method() != Method::BINDING
-            || matches!(message.class(), Class::Request | Class::Indication)
-        {
+        if message.method() == Method::BINDING && message.class() == Class::Request {
+            self.answer_check(now, local, remote, &message);
+            self.sync_state(now);
+            return;
+        }
+        if message.method() != Method::BINDING || message.class() == Class::Indication {
             self.ignore("not a Binding response");
             return;
         }
@@ -296,7 +319,7 @@ impl IceControllingAgent {
             self.ignore("no check in flight with this transaction ID");
             return;
         };
-        let purpose = self.transactions[index].kind;
+        let Sent { purpose, role: sent_as } = self.transactions[index].kind;
         let Some(entry) = self.pairs.get(purpose.pair()) else {
             // Purposes only ever name pairs of the list, which never shrinks.
             self.ignore("check of an unknown pair");
@@ -321,7 +344,7 @@ impl IceControllingAgent {
             }
             self.transactions.swap_remove(index);
             if code == Some(ErrorCode::ROLE_CONFLICT.code) {
-                self.on_role_conflict(now, purpose);
+                self.on_role_conflict(now, purpose, sent_as);
             } else {
                 debug!(?code, ?purpose, "check failed: error response");
                 self.on_check_failed(now, purpose);
@@ -351,11 +374,11 @@ impl IceControllingAgent {
         self.transactions.retain_mut(|t| match t.on_timeout(now) {
             TimerOutcome::Wait => true,
             TimerOutcome::Retransmit => {
-                retransmits.push((t.kind, t.datagram().to_vec()));
+                retransmits.push((t.kind.purpose, t.datagram().to_vec()));
                 true
             }
             TimerOutcome::GiveUp => {
-                failed.push(t.kind);
+                failed.push(t.kind.purpose);
                 false
             }
         });
@@ -370,11 +393,15 @@ impl IceControllingAgent {
         self.pace(now);
         if let (Some(selected), Some(at)) = (self.selected, self.next_consent) {
             if now >= at {
-                let in_flight =
-                    self.transactions.iter().filter(|t| matches!(t.kind, Purpose::Consent(_)));
+                let in_flight = self
+                    .transactions
+                    .iter()
+                    .filter(|t| matches!(t.kind.purpose, Purpose::Consent(_)));
                 if in_flight.count() >= MAX_CONSENT_IN_FLIGHT {
-                    if let Some(oldest) =
-                        self.transactions.iter().position(|t| matches!(t.kind, Purpose::Consent(_)))
+                    if let Some(oldest) = self
+                        .transactions
+                        .iter()
+                        .position(|t| matches!(t.kind.purpose, Purpose::Consent(_)))
                     {
                         self.transactions.remove(oldest);
                     }
@@ -448,6 +475,114 @@ impl IceControllingAgent {
         &self.stats
     }
 
+    /// A check from the peer (RFC 8445 §7.3): a lite peer sends none, but a full one does,
+    /// and must get its answer. Authenticated with our password; the role conflict rules of
+    /// §7.3.1.1; a USE-CANDIDATE while we are controlled selects the pair once our own check
+    /// on it succeeded (§7.3.1.5). Pairs are not learned from checks: the list is the one the
+    /// caller gave.
+    fn answer_check(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        message: &Message<'_>,
+    ) {
+        let id = message.transaction_id();
+        let mut out = Vec::new();
+        let written = match self.judge_check(message) {
+            Ok(use_candidate) => {
+                self.stats.requests_answered += 1;
+                let written = write_success(&mut out, id, remote, self.local.pwd());
+                if use_candidate && self.role == IceRole::Controlled {
+                    let pair = self.pairs.iter().position(|e| {
+                        e.pair.local == local
+                            && e.pair.remote == remote
+                            && e.state == PairState::Succeeded
+                    });
+                    if let Some(i) = pair {
+                        debug!(%remote, "nominated by the peer");
+                        self.select(now, i);
+                    }
+                }
+                written
+            }
+            Err((code, authenticated)) => {
+                self.stats.requests_rejected += 1;
+                trace!(code = code.code, "check rejected");
+                let pwd = authenticated.then(|| self.local.pwd().to_owned());
+                write_error(
+                    &mut out,
+                    id,
+                    code,
+                    message.unknown_comprehension_required(is_understood),
+                    pwd.as_deref(),
+                )
+            }
+        };
+        match written {
+            Ok(()) => self.transmits.push_back(Transmit { local, remote, datagram: out }),
+            // Only huge UNKNOWN-ATTRIBUTES lists could fail, and those are capped.
+            Err(error) => warn!(%error, "could not encode a response"),
+        }
+    }
+
+    /// RFC 8489 §9.1.3, §6.3.1 and RFC 8445 §7.3.1.1: `Ok(use_candidate)`, or the error code
+    /// and whether the request authenticated (then the error carries MESSAGE-INTEGRITY).
+    fn judge_check(&mut self, message: &Message<'_>) -> Result<bool, (ErrorCode<'static>, bool)> {
+        if !message.has_message_integrity() || !message.contains(AttributeType::USERNAME) {
+            return Err((ErrorCode::BAD_REQUEST, false));
+        }
+        let Ok(Some(Username(username))) = message.get::<Username<'_>>() else {
+            return Err((ErrorCode::UNAUTHENTICATED, false));
+        };
+        let names_us = split_username(username).is_some_and(|(ours, theirs)| {
+            ours == self.local.ufrag() && theirs == self.remote.ufrag()
+        });
+        if !names_us || authenticate(message, self.local.pwd()).is_err() {
+            return Err((ErrorCode::UNAUTHENTICATED, false));
+        }
+        if message.unknown_comprehension_required(is_understood).next().is_some() {
+            return Err((ErrorCode::UNKNOWN_ATTRIBUTE, true));
+        }
+        if !matches!(message.get::<Priority>(), Ok(Some(_))) {
+            return Err((ErrorCode::BAD_REQUEST, true));
+        }
+        let Ok(use_candidate) = message.get::<UseCandidate>() else {
+            return Err((ErrorCode::BAD_REQUEST, true));
+        };
+        let (Ok(controlling), Ok(controlled)) =
+            (message.get::<IceControlling>(), message.get::<IceControlled>())
+        else {
+            return Err((ErrorCode::BAD_REQUEST, true));
+        };
+        // RFC 8445 §7.3.1.1: the larger tie-breaker controls.
+        match (controlling, controlled, self.role) {
+            (Some(_), Some(_), _) => return Err((ErrorCode::BAD_REQUEST, true)),
+            (Some(IceControlling(theirs)), None, IceRole::Controlling) => {
+                if self.tie_breaker >= theirs {
+                    return Err((ErrorCode::ROLE_CONFLICT, true));
+                }
+                self.switch_role("the peer's tie-breaker is larger");
+            }
+            (None, Some(IceControlled(theirs)), IceRole::Controlled) => {
+                if self.tie_breaker < theirs {
+                    return Err((ErrorCode::ROLE_CONFLICT, true));
+                }
+                self.switch_role("our tie-breaker is larger");
+            }
+            _ => {}
+        }
+        Ok(use_candidate.is_some())
+    }
+
+    fn switch_role(&mut self, why: &'static str) {
+        self.role = match self.role {
+            IceRole::Controlling => IceRole::Controlled,
+            IceRole::Controlled => IceRole::Controlling,
+        };
+        info!(role = ?self.role, why, "role conflict: role switched");
+    }
+
     fn ignore(&mut self, why: &'static str) {
         self.stats.ignored += 1;
         trace!(why, "datagram ignored");
@@ -505,7 +640,8 @@ impl IceControllingAgent {
             max_transmits: self.config.max_transmits,
             final_wait_factor: self.config.final_wait_factor,
         };
-        self.transactions.push(ClientTransaction::sent(now, id, purpose, datagram, timing));
+        let sent = Sent { purpose, role: self.role };
+        self.transactions.push(ClientTransaction::sent(now, id, sent, datagram, timing));
     }
 
     fn send(&mut self, pair: usize, datagram: Vec<u8>) {
@@ -558,7 +694,7 @@ impl IceControllingAgent {
             self.events.selected(entry.pair);
         }
         // Checks of other pairs still in flight are of no use any more.
-        self.transactions.retain(|t| matches!(t.kind, Purpose::Consent(_)));
+        self.transactions.retain(|t| matches!(t.kind.purpose, Purpose::Consent(_)));
         if let Some(entry) = self.pairs.get_mut(i) {
             entry.state = PairState::Succeeded;
         }
@@ -566,21 +702,24 @@ impl IceControllingAgent {
         self.next_consent = self.consent_time_after(now);
     }
 
-    fn on_role_conflict(&mut self, now: Instant, purpose: Purpose) {
+    fn on_role_conflict(&mut self, now: Instant, purpose: Purpose, sent_as: IceRole) {
         self.stats.role_conflicts += 1;
-        if self.role_switches >= MAX_ROLE_SWITCHES {
-            info!(?purpose, "role conflict again: the peer refuses both roles");
-            self.on_check_failed(now, purpose);
-            return;
-        }
-        // RFC 8445 §7.2.5.1: the peer keeps the role we claimed; take the other one and
-        // check the pair again at once (a triggered check).
-        self.role_switches += 1;
-        self.role = match self.role {
+        // RFC 8445 §7.2.5.1: the peer keeps the role the check claimed; take the other one
+        // (unless a check of the peer made us switch already) and check the pair again at
+        // once (a triggered check).
+        let wanted = match sent_as {
             IceRole::Controlling => IceRole::Controlled,
             IceRole::Controlled => IceRole::Controlling,
         };
-        info!(role = ?self.role, "role conflict: role switched");
+        if self.role != wanted {
+            if self.role_switches >= MAX_ROLE_SWITCHES {
+                info!(?purpose, "role conflict again: the peer refuses both roles");
+                self.on_check_failed(now, purpose);
+                return;
+            }
+            self.role_switches += 1;
+            self.switch_role("the peer answered 487");
+        }
         let pair = purpose.pair();
         if self.nominating == Some(pair) {
             self.nominating = None;
@@ -991,6 +1130,63 @@ mod tests {
         assert!(net.events.iter().any(|(_, e)| *e == IceEvent::Failed));
     }
 
+    /// Two controlling agents against each other (both sides full, both claiming control):
+    /// the larger tie-breaker keeps control, the other becomes controlled, and both use the
+    /// same pair.
+    #[test]
+    fn two_controlling_agents_resolve_the_conflict_and_agree_on_the_pair() {
+        for seed in 0..8 {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let (x_c, y_c) = (Credentials::generate(&mut rng), Credentials::generate(&mut rng));
+            let (x_addr, y_addr) = (ours(), peer(3));
+            let now = Instant::now();
+            let config = ControllingConfig::default();
+            let x_pair = CandidatePair { local: x_addr, remote: y_addr };
+            let y_pair = CandidatePair { local: y_addr, remote: x_addr };
+            let mut x =
+                IceControllingAgent::new(now, config, x_c.clone(), y_c.clone(), [x_pair], &mut rng)
+                    .unwrap();
+            let mut y =
+                IceControllingAgent::new(now, config, y_c, x_c, [y_pair], &mut rng).unwrap();
+            let mut now = now;
+            for _ in 0..1000 {
+                loop {
+                    let mut moved = false;
+                    while let Some(t) = x.poll_transmit() {
+                        moved = true;
+                        y.handle_receive(now, t.remote, t.local, &t.datagram);
+                    }
+                    while let Some(t) = y.poll_transmit() {
+                        moved = true;
+                        x.handle_receive(now, t.remote, t.local, &t.datagram);
+                    }
+                    if !moved {
+                        break;
+                    }
+                }
+                if x.state() == ConnectionState::Connected
+                    && y.state() == ConnectionState::Connected
+                {
+                    break;
+                }
+                let next = [x.poll_timeout(), y.poll_timeout()].into_iter().flatten().min();
+                now = next.expect("a timer while connecting");
+                x.handle_timeout(now);
+                y.handle_timeout(now);
+            }
+            assert_eq!(x.state(), ConnectionState::Connected, "seed {seed}");
+            assert_eq!(y.state(), ConnectionState::Connected, "seed {seed}");
+            assert_eq!(x.selected_pair(), Some(x_pair));
+            assert_eq!(y.selected_pair(), Some(y_pair));
+            let (winner, loser) =
+                if x.tie_breaker() > y.tie_breaker() { (&x, &y) } else { (&y, &x) };
+            assert_eq!(winner.role(), IceRole::Controlling, "seed {seed}");
+            assert_eq!(loser.role(), IceRole::Controlled, "seed {seed}");
+            let conflicts = x.stats().requests_rejected + y.stats().requests_rejected;
+            assert!(conflicts <= 1, "seed {seed}: {conflicts} conflicts");
+        }
+    }
+
     #[test]
     fn consent_is_kept_then_lost_then_regained() {
         let live = pair(peer(3));
@@ -1050,10 +1246,18 @@ mod tests {
         let id = Message::parse(&check.datagram).unwrap().transaction_id();
         write_error(&mut unauthenticated, id, ErrorCode::UNAUTHENTICATED, [], None).unwrap();
         agent.handle_receive(now, ours(), peer(3), &unauthenticated);
-        agent.handle_receive(now, ours(), peer(3), &check.datagram);
         agent.handle_receive(now, ours(), peer(3), &[0, 1, 2]);
         let stats = *agent.stats();
-        assert_eq!((stats.ignored, stats.malformed, stats.error_responses), (4, 1, 1));
+        assert_eq!((stats.ignored, stats.malformed, stats.error_responses), (3, 1, 1));
+        // Our own check reflected back is a request that does not name our credentials: 401,
+        // without MESSAGE-INTEGRITY.
+        agent.handle_receive(now, ours(), peer(3), &check.datagram);
+        assert_eq!(agent.stats().requests_rejected, 1);
+        let rejected = agent.poll_transmit().unwrap();
+        assert_eq!(rejected.remote, peer(3));
+        let m = Message::parse(&rejected.datagram).unwrap();
+        assert_eq!(m.get::<ErrorCode<'_>>().unwrap().unwrap().code, 401);
+        assert!(!m.has_message_integrity());
         assert_eq!(agent.selected_pair(), None);
         assert_eq!(agent.state(), ConnectionState::New);
         // The check is still in flight: its retransmission comes at 500 ms.

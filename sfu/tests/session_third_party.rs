@@ -49,6 +49,12 @@ fn context() -> DtlsContext {
 
 impl Cascade {
     fn new(a_dtls: Role, candidates: &[SocketAddr]) -> Cascade {
+        Cascade::with(a_dtls, candidates, false)
+    }
+
+    /// As [`Cascade::new`]; with `b_full`, `b` is a third-party session too (both sides run
+    /// full ICE and claim control at first).
+    fn with(a_dtls: Role, candidates: &[SocketAddr], b_full: bool) -> Cascade {
         let mut rng = StdRng::seed_from_u64(21);
         let (a_ctx, b_ctx) = (context(), context());
         let a_ice = ice::Credentials::generate(&mut rng);
@@ -87,7 +93,15 @@ impl Cascade {
             &mut rng,
         )
         .unwrap();
-        let b = Session::new(now, b_params, Arc::new(SessionStats::default())).unwrap();
+        let b_stats = Arc::new(SessionStats::default());
+        let b = if b_full {
+            let pair = CandidatePair { local: addr("127.0.0.1:5002"), remote: a_local };
+            let controlling =
+                ControllingParams { pairs: vec![pair], config: ice::ControllingConfig::default() };
+            Session::new_third_party(now, b_params, controlling, b_stats, &mut rng).unwrap()
+        } else {
+            Session::new(now, b_params, b_stats).unwrap()
+        };
         let mut cascade = Cascade {
             start: now,
             now,
@@ -292,5 +306,22 @@ fn an_ice_restart_checks_again_and_media_keeps_flowing() {
     assert!(c.a_events.iter().all(|(_, e)| *e != SessionEvent::IceDisconnected));
     c.a.send_rtp(c.now, &rtp(3, 0xa)).unwrap();
     c.exchange();
+    assert_eq!(c.b.stats().snapshot().rtp_decrypted, 1);
+}
+
+#[test]
+fn two_third_party_sessions_connect_to_each_other() {
+    // Both sides full and controlling at first: the tie-breakers decide (RFC 8445 §7.3.1.1).
+    let live = addr("127.0.0.1:5002");
+    let mut c = Cascade::with(Role::Client, &[live], true);
+    c.run_until(Duration::from_secs(5), Cascade::connected);
+    assert!(c.connected(), "a {:?} b {:?}", c.a.state(), c.b.state());
+    let (a, b) =
+        (c.a.controlling_stats().copied().unwrap(), c.b.controlling_stats().copied().unwrap());
+    assert!(a.requests_answered + b.requests_answered > 0, "{a:?} {b:?}");
+    c.a.send_rtp(c.now, &rtp(1, 0xa)).unwrap();
+    c.b.send_rtp(c.now, &rtp(1, 0xb)).unwrap();
+    c.exchange();
+    assert_eq!(c.a.stats().snapshot().rtp_decrypted, 1);
     assert_eq!(c.b.stats().snapshot().rtp_decrypted, 1);
 }
