@@ -134,11 +134,12 @@ struct Entry {
 ///   succeeds the pair is selected ([`IceEvent::SelectedPairChanged`], then
 ///   [`IceEvent::Connected`]). If it fails, the next succeeded pair is nominated, or the
 ///   waiting pairs are checked on.
-/// - **Role conflict** (§7.2.5.1): an authenticated 487 means the peer claims our role with a
-///   larger tie-breaker: we switch roles and check the pair again at once, with
-///   ICE-CONTROLLED. A lite peer never sends checks, so as controlled agent the first pair
-///   whose check succeeds is selected (the peer uses the pair our checks arrive on). A
-///   second conflict fails the pair: the peer refuses both roles.
+/// - **Role conflict** (§7.2.5.1): an authenticated 487 means the peer keeps the role our
+///   check claimed: we take the other one (unless a check of the peer made us switch
+///   already) and check the pair again at once, with ICE-CONTROLLED. A lite peer never sends
+///   checks, so as controlled agent the first pair whose check succeeds is selected (the
+///   peer uses the pair our checks arrive on). A conflict after one switch fails the pair:
+///   the peer refuses both roles.
 /// - **Consent** (RFC 7675 §5.1): on the selected pair a consent check goes out every 0.8 to
 ///   1.2 times `consent_interval`; consent expires after `consent_timeout` without a
 ///   success ([`IceEvent::Disconnected`]), and the next success brings
