@@ -161,6 +161,14 @@ impl IceAgent {
         }
     }
 
+    /// The pairs the controlling agent checks (none for the lite agent).
+    pub(crate) fn controlling_pairs(&self) -> Vec<CandidatePair> {
+        match self {
+            IceAgent::Lite(_) => Vec::new(),
+            IceAgent::Controlling(a, _) => a.pairs().collect(),
+        }
+    }
+
     pub(crate) fn is_controlling(&self) -> bool {
         matches!(self, IceAgent::Controlling(..))
     }

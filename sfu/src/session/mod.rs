@@ -592,6 +592,12 @@ impl Session {
         self.ice.local_ufrag()
     }
 
+    /// The 5-tuples a third-party session sends its checks to (empty for other sessions);
+    /// each is also announced with [`SessionEvent::PairDiscovered`].
+    pub fn third_party_pairs(&self) -> Vec<CandidatePair> {
+        self.ice.controlling_pairs()
+    }
+
     /// Whether this session runs the controlling ICE agent toward a lite peer
     /// ([`Session::new_third_party`]).
     pub fn is_third_party(&self) -> bool {

@@ -702,6 +702,11 @@ impl Worker {
                 if let Some((session, created)) =
                     self.shared.directory.claim_third_party(id, self.index)
                 {
+                    // Bound before the first check goes out, so that an answer the kernel
+                    // hands to another worker at once finds the session.
+                    for pair in session.third_party_pairs() {
+                        self.shared.directory.bind_tuple(id, pair.local, pair.remote);
+                    }
                     let ufrag = session.local_ufrag().to_owned();
                     self.adopt(id, session, created, ufrag);
                     let now = Instant::now();
