@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use stun::attributes::{
-    ErrorCode, IceControlling, Priority, UseCandidate, Username, XorMappedAddress,
+    ErrorCode, IceControlled, IceControlling, Priority, UseCandidate, Username, XorMappedAddress,
 };
 use stun::{credentials, AttributeType, Message, MessageType, MessageWriter, TransactionId};
 
@@ -155,14 +155,18 @@ pub(crate) struct OutgoingCheck<'a> {
     pub(crate) local: &'a Credentials,
     /// PRIORITY: the priority a peer-reflexive candidate learned from this check would have.
     pub(crate) priority: u32,
-    /// ICE-CONTROLLING's tie-breaker.
+    /// The tie-breaker of ICE-CONTROLLING (or of ICE-CONTROLLED when `controlling` is false).
     pub(crate) tie_breaker: u64,
+    /// Our role: ICE-CONTROLLING when true, ICE-CONTROLLED after a role conflict made us
+    /// the controlled agent (RFC 8445 §7.2.5.1).
+    pub(crate) controlling: bool,
     /// Whether to nominate the pair (USE-CANDIDATE, RFC 8445 §8.1.1).
     pub(crate) use_candidate: bool,
 }
 
-/// Writes a Binding request for a connectivity check from the controlling role: USERNAME
-/// `<their ufrag>:<our ufrag>`, PRIORITY, ICE-CONTROLLING, USE-CANDIDATE when nominating,
+/// Writes a Binding request for a connectivity check: USERNAME `<their ufrag>:<our ufrag>`,
+/// PRIORITY, ICE-CONTROLLING (ICE-CONTROLLED in the controlled role), USE-CANDIDATE when
+/// nominating,
 /// MESSAGE-INTEGRITY with their password, FINGERPRINT (RFC 8445 §7.2.2).
 pub(crate) fn write_check(
     out: &mut Vec<u8>,
@@ -174,7 +178,11 @@ pub(crate) fn write_check(
     let username = format!("{}:{}", check.remote.ufrag(), check.local.ufrag());
     w.add(&Username(&username))?;
     w.add(&Priority(check.priority))?;
-    w.add(&IceControlling(check.tie_breaker))?;
+    if check.controlling {
+        w.add(&IceControlling(check.tie_breaker))?;
+    } else {
+        w.add(&IceControlled(check.tie_breaker))?;
+    }
     if check.use_candidate {
         w.add(&UseCandidate)?;
     }
@@ -195,7 +203,14 @@ mod tests {
 
     fn check(remote: &Credentials, local: &Credentials) -> Vec<u8> {
         let mut out = Vec::new();
-        let c = OutgoingCheck { remote, local, priority: 1, tie_breaker: 2, use_candidate: true };
+        let c = OutgoingCheck {
+            remote,
+            local,
+            priority: 1,
+            tie_breaker: 2,
+            controlling: true,
+            use_candidate: true,
+        };
         write_check(&mut out, TID, &c).unwrap();
         out
     }

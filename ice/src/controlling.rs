@@ -19,7 +19,7 @@ use crate::transaction::{ClientTransaction, RetransmitTiming, TimerOutcome};
 use crate::{CandidatePair, ConnectionState, Credentials, Error, IceEvent, Transmit};
 
 /// Consent checks in flight at once; starting another drops the oldest.
-const MAX_CONSENT_IN_FLIGHT: usize = 3;
+pub(crate) const MAX_CONSENT_IN_FLIGHT: usize = 3;
 
 /// PRIORITY of a peer-reflexive candidate for component 1 with the highest local
 /// preference: `2^24 * 110 + 2^8 * 65535 + (256 - 1)` (RFC 8445 §5.1.2.1, §7.2.2).
@@ -43,6 +43,9 @@ pub struct ControllingConfig {
     pub consent_interval: Duration,
     /// Consent expires when no consent check succeeded for this long (RFC 7675 §5.1: 30 s).
     pub consent_timeout: Duration,
+    /// Ta: the pace of new checks of an [`crate::IceControllingAgent`], one pair per
+    /// interval (RFC 8445 §14.2: 50 ms by default).
+    pub pacing: Duration,
 }
 
 impl Default for ControllingConfig {
@@ -54,6 +57,7 @@ impl Default for ControllingConfig {
             final_wait_factor: 16,
             consent_interval: Duration::from_secs(5),
             consent_timeout: CONSENT_TIMEOUT,
+            pacing: Duration::from_millis(50),
         }
     }
 }
@@ -388,6 +392,7 @@ impl IceControllingClient {
             local: &self.local,
             priority: self.config.priority,
             tie_breaker: self.tie_breaker,
+            controlling: true,
             use_candidate: kind == CheckKind::Nominate,
         };
         let mut datagram = Vec::new();

@@ -10,8 +10,11 @@
 //!   session of a check from a new 5-tuple and authenticate it before binding the 5-tuple.
 //! - [`Credentials`]: generated local ufrag/password, validated remote ones.
 //! - [`IceControllingClient`]: the browser's half for one pair (check, nominate, consent
-//!   checks, with RFC 8489 retransmissions), used by in-memory tests of the SFU and the
-//!   start of the controlling role for sessions whose peer is itself lite.
+//!   checks, with RFC 8489 retransmissions), used by in-memory tests of the SFU.
+//! - [`IceControllingAgent`]: the full controlling role toward a lite peer with several
+//!   candidates (paced checks in priority order, the first success nominated, 487 role
+//!   conflicts, consent freshness), for SFU sessions whose peer is itself lite (another
+//!   SFU, a media server: `thirdparty` sessions).
 //!
 //! Nothing here owns a socket, a clock or a task: datagrams and `now` go in, datagrams
 //! ([`Transmit`]) and [`IceEvent`]s come out, and `poll_timeout` says when to call
@@ -94,6 +97,7 @@ mod agent;
 mod check;
 mod consent;
 mod controlling;
+mod controlling_agent;
 mod credentials;
 mod error;
 mod event;
@@ -105,6 +109,9 @@ pub use check::{local_ufrag, verify_check};
 pub use consent::CONSENT_TIMEOUT;
 pub use controlling::{
     ControllingConfig, ControllingStats, IceControllingClient, DEFAULT_CHECK_PRIORITY,
+};
+pub use controlling_agent::{
+    ControllingAgentStats, IceControllingAgent, IceRole, MAX_CONTROLLING_PAIRS,
 };
 pub use credentials::{is_ice_char, Credentials, GENERATED_PASSWORD_LEN, GENERATED_UFRAG_LEN};
 pub use error::Error;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ice::{
-    CandidatePair, ConnectionState, ControllingConfig, Credentials, IceConfig,
+    CandidatePair, ConnectionState, ControllingConfig, Credentials, IceConfig, IceControllingAgent,
     IceControllingClient, IceLiteAgent,
 };
 use proptest::prelude::*;
@@ -90,6 +90,26 @@ fn feed_client(datagram: &[u8]) {
     client.handle_receive(now, remote(), local(), datagram);
     assert_eq!(client.selected_pair(), None);
     assert_eq!(client.poll_event(), None);
+
+    // The controlling agent of third-party sessions likewise, with two pairs in its list.
+    let other: SocketAddr = "198.51.100.8:50000".parse().unwrap();
+    let mut agent = IceControllingAgent::new(
+        now,
+        ControllingConfig::default(),
+        Credentials::new(BROWSER_UFRAG, BROWSER_PWD).unwrap(),
+        Credentials::new(SFU_UFRAG, SFU_PWD).unwrap(),
+        [
+            CandidatePair { local: remote(), remote: local() },
+            CandidatePair { local: remote(), remote: other },
+        ],
+        &mut rng,
+    )
+    .unwrap();
+    while agent.poll_event().is_some() {}
+    agent.handle_receive(now, remote(), local(), datagram);
+    assert_eq!(agent.selected_pair(), None);
+    assert_eq!(agent.state(), ConnectionState::New);
+    assert_eq!(agent.poll_event(), None);
 }
 
 #[test]

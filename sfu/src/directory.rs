@@ -17,14 +17,20 @@
 //! Each session also holds its [`Negotiation`] behind an async mutex, handed to the API so
 //! that negotiations on one session are serialized.
 //!
+//! Third-party sessions (their peer is ICE-lite) send the first checks: a worker claims them
+//! when the API announces them ([`Directory::claim_third_party`]), and the 5-tuples their
+//! checks go to are bound here ([`Directory::bind_tuple`]) so that any worker can route the
+//! answers.
+//!
 //! One mutex guards the maps: it is touched when a session is created, on the first datagram
 //! of a new 5-tuple, on state changes, on API calls and when a worker refreshes its routes,
 //! never per media packet.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::net::SocketAddr;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -233,12 +239,18 @@ pub struct Directory {
     generation: AtomicU64,
     /// Published and subscribed data channels (see [`crate::datachannel`]).
     channels: ChannelRegistry,
+    /// Entries of `Inner::by_tuple`, readable without the lock: while it is zero, a datagram
+    /// from an unknown 5-tuple costs no lock.
+    bound_tuples: AtomicUsize,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     sessions: HashMap<SessionId, Entry>,
     by_ufrag: HashMap<String, SessionId>,
+    /// 5-tuples (our address, the peer's) that third-party sessions send their checks to:
+    /// the answers, DTLS and media come back on them, and any worker may read them.
+    by_tuple: HashMap<(SocketAddr, SocketAddr), SessionId>,
     tracks: HashMap<TrackId, Track>,
     track_names: HashMap<(SessionId, String), TrackId>,
     next_track: u64,
@@ -663,6 +675,73 @@ impl Directory {
         }
     }
 
+    /// Lets `worker` claim a third-party session whose machine nobody claimed yet: such a
+    /// session sends the first checks itself, so no incoming check would ever claim it. The
+    /// API's [`crate::worker::Command::SessionAdded`] names the worker. Returns the machine
+    /// and its creation instant; `None` for any other session.
+    pub fn claim_third_party(
+        &self,
+        id: SessionId,
+        worker: usize,
+    ) -> Option<(Box<Session>, Instant)> {
+        let mut inner = self.lock();
+        let entry = inner.sessions.get_mut(&id)?;
+        if entry.owner.is_some() || !entry.pending.as_ref().is_some_and(|s| s.is_third_party()) {
+            return None;
+        }
+        let session = entry.pending.take()?;
+        entry.owner = Some(worker);
+        let created = entry.created;
+        drop(inner);
+        self.bump();
+        Some((session, created))
+    }
+
+    /// Binds a 5-tuple that third-party session `id` sends checks to, so that whichever
+    /// worker the kernel hands its datagrams finds the session ([`Directory::route_tuple`]).
+    /// At most [`ice::MAX_CONTROLLING_PAIRS`] per session; returns whether it is bound.
+    pub fn bind_tuple(&self, id: SessionId, local: SocketAddr, remote: SocketAddr) -> bool {
+        let mut inner = self.lock();
+        if !inner.sessions.contains_key(&id) {
+            return false;
+        }
+        if inner.by_tuple.get(&(local, remote)) == Some(&id) {
+            return true;
+        }
+        let bound = inner.by_tuple.values().filter(|s| **s == id).count();
+        if bound >= ice::MAX_CONTROLLING_PAIRS {
+            return false;
+        }
+        if inner.by_tuple.insert((local, remote), id).is_none() {
+            self.bound_tuples.fetch_add(1, Ordering::Release);
+        }
+        true
+    }
+
+    /// Unbinds a 5-tuple of session `id` (bound with [`Directory::bind_tuple`]).
+    pub fn unbind_tuple(&self, id: SessionId, local: SocketAddr, remote: SocketAddr) {
+        let mut inner = self.lock();
+        if inner.by_tuple.get(&(local, remote)) == Some(&id) {
+            inner.by_tuple.remove(&(local, remote));
+            self.bound_tuples.fetch_sub(1, Ordering::Release);
+        }
+    }
+
+    /// The third-party session a 5-tuple is bound to, and its owner. Takes no lock while no
+    /// 5-tuple is bound at all.
+    pub fn route_tuple(
+        &self,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Option<(SessionId, Option<usize>)> {
+        if self.bound_tuples.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let inner = self.lock();
+        let id = *inner.by_tuple.get(&(local, remote))?;
+        inner.sessions.get(&id).map(|e| (id, e.owner))
+    }
+
     /// The owning worker reports a new connection state.
     pub fn set_state(&self, id: SessionId, state: ConnectionState) {
         if let Some(e) = self.lock().sessions.get_mut(&id) {
@@ -674,7 +753,7 @@ impl Directory {
     /// subscriptions. Returns whether it existed.
     pub fn remove(&self, id: SessionId) -> bool {
         let mut inner = self.lock();
-        let removed = Self::remove_locked(&mut inner, id);
+        let removed = Self::remove_locked(&mut inner, &self.bound_tuples, id);
         drop(inner);
         if removed {
             self.channels.remove_session(id);
@@ -689,18 +768,24 @@ impl Directory {
     pub fn end(&self, id: SessionId) -> Option<Option<usize>> {
         let mut inner = self.lock();
         let owner = inner.sessions.get(&id).map(|e| e.owner)?;
-        Self::remove_locked(&mut inner, id);
+        Self::remove_locked(&mut inner, &self.bound_tuples, id);
         drop(inner);
         self.channels.remove_session(id);
         self.bump();
         Some(owner)
     }
 
-    fn remove_locked(inner: &mut Inner, id: SessionId) -> bool {
+    fn remove_locked(inner: &mut Inner, bound_tuples: &AtomicUsize, id: SessionId) -> bool {
         match inner.sessions.remove(&id) {
             Some(entry) => {
                 if let Some(c) = entry.credentials {
                     inner.by_ufrag.remove(c.ufrag());
+                }
+                let before = inner.by_tuple.len();
+                inner.by_tuple.retain(|_, s| *s != id);
+                let unbound = before - inner.by_tuple.len();
+                if unbound > 0 {
+                    bound_tuples.fetch_sub(unbound, Ordering::Release);
                 }
                 inner.tracks.retain(|_, t| t.publisher != id);
                 inner.track_names.retain(|(publisher, _), _| *publisher != id);
@@ -721,7 +806,7 @@ impl Directory {
             .sessions
             .get(&id)
             .is_some_and(|e| e.owner.is_none() && e.created <= created_before);
-        let removed = expired && Self::remove_locked(&mut inner, id);
+        let removed = expired && Self::remove_locked(&mut inner, &self.bound_tuples, id);
         drop(inner);
         if removed {
             self.channels.remove_session(id);
@@ -771,6 +856,67 @@ mod tests {
         )
         .unwrap();
         client.poll_transmit().unwrap().datagram
+    }
+
+    #[test]
+    fn third_party_sessions_are_claimed_by_the_named_worker_and_bind_their_5_tuples() {
+        let mut rng = StdRng::seed_from_u64(31);
+        let dtls =
+            dtls::DtlsContext::new(dtls::DtlsConfig::new(dtls::Certificate::generate().unwrap()))
+                .unwrap();
+        let directory = Directory::new();
+        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let remotes: Vec<SocketAddr> =
+            (0..6).map(|i| SocketAddr::from(([127, 0, 0, 2], 6000 + i))).collect();
+        let (ordinary, _) = peer(&mut rng, &dtls);
+        let (mut third, _) = peer(&mut rng, &dtls);
+        let params = SessionParams {
+            local_credentials: third.local_credentials.clone(),
+            remote_credentials: Credentials::generate(&mut rng),
+            ice: ice::IceConfig::default(),
+            dtls_context: dtls.clone(),
+            dtls_role: dtls::Role::Client,
+            remote_fingerprint: dtls.config().certificate.fingerprint().clone(),
+            srtp: srtp::Config::default(),
+        };
+        let pairs = remotes.iter().map(|&remote| CandidatePair { local, remote }).collect();
+        let controlling =
+            crate::session::ControllingParams { pairs, config: ControllingConfig::default() };
+        third.session =
+            Session::new_third_party(Instant::now(), params, controlling, Arc::default(), &mut rng)
+                .unwrap();
+        let now = Instant::now();
+        let plain = directory.insert(now, Arc::default(), Some(ordinary)).unwrap();
+        let id = directory.insert(now, Arc::default(), Some(third)).unwrap();
+
+        // Nothing bound: no lock, no route.
+        assert_eq!(directory.route_tuple(local, remotes[0]), None);
+        // An ordinary session waits for a check; a third-party one is claimed at once.
+        assert!(directory.claim_third_party(plain, 0).is_none());
+        assert_eq!(directory.owner(plain), Some(None));
+        let (session, created) = directory.claim_third_party(id, 1).unwrap();
+        assert!(session.is_third_party());
+        assert_eq!(created, now);
+        assert_eq!(directory.owner(id), Some(Some(1)));
+        assert!(directory.claim_third_party(id, 0).is_none(), "claimed once");
+
+        // At most MAX_CONTROLLING_PAIRS 5-tuples per session, and only for live sessions.
+        for (i, remote) in remotes.iter().enumerate() {
+            assert_eq!(directory.bind_tuple(id, local, *remote), i < ice::MAX_CONTROLLING_PAIRS);
+        }
+        assert!(directory.bind_tuple(id, local, remotes[0]), "binding again is fine");
+        assert!(!directory.bind_tuple(SessionId([9; 16]), local, remotes[5]));
+        assert_eq!(directory.route_tuple(local, remotes[0]), Some((id, Some(1))));
+        assert_eq!(directory.route_tuple(local, remotes[5]), None);
+        directory.unbind_tuple(id, local, remotes[0]);
+        assert_eq!(directory.route_tuple(local, remotes[0]), None);
+        // Another session's 5-tuple is not unbound by this one.
+        directory.unbind_tuple(plain, local, remotes[1]);
+        assert_eq!(directory.route_tuple(local, remotes[1]), Some((id, Some(1))));
+        // Removal unbinds everything, and the lock-free count goes back to zero.
+        assert!(directory.remove(id));
+        assert_eq!(directory.route_tuple(local, remotes[1]), None);
+        assert_eq!(directory.bound_tuples.load(Ordering::Acquire), 0);
     }
 
     #[test]

@@ -192,6 +192,7 @@ pub struct Negotiation {
     pending: Option<PendingOffer>,
     transceivers: Vec<Transceiver>,
     cname: String,
+    third_party: bool,
 }
 
 impl Negotiation {
@@ -212,9 +213,24 @@ impl Negotiation {
     }
 
     /// Sets our parameters (ICE credentials, fingerprint, candidates), before the first
-    /// description.
-    pub fn set_local_parameters(&mut self, local: LocalParameters) {
+    /// description. A third-party session marks them so ([`LocalParameters::third_party`]).
+    pub fn set_local_parameters(&mut self, mut local: LocalParameters) {
+        local.third_party |= self.third_party;
         self.local = Some(local);
+    }
+
+    /// Makes this a third-party session (`sessions/new?thirdparty=true`): its peer is
+    /// ICE-lite, we run full controlling ICE. Set before the first description.
+    pub fn set_third_party(&mut self) {
+        self.third_party = true;
+        if let Some(local) = &mut self.local {
+            local.third_party = true;
+        }
+    }
+
+    /// Whether this is a third-party session.
+    pub fn is_third_party(&self) -> bool {
+        self.third_party
     }
 
     /// Replaces our ICE credentials (an ICE restart, RFC 8445 §9): the next description

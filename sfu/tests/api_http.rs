@@ -181,7 +181,9 @@ async fn any_content_type_and_unknown_query_parameters_are_accepted() {
     let reply =
         http(addr, "GET", "/v1/apps/default/stats?x=1&&y", &[("Authorization", BEARER)], b"").await;
     assert_eq!(reply.status, 200);
-    // thirdparty=true asks for full ICE as controlling agent: refused for now, clearly.
+    // thirdparty=true runs full ICE toward the offer's host candidates: this server listens
+    // on loopback, and the fixture's candidates are LAN addresses it cannot reach, so the
+    // offer is refused with a clear reason (and nothing is sent anywhere).
     let reply = http(
         addr,
         "POST",
@@ -190,7 +192,10 @@ async fn any_content_type_and_unknown_query_parameters_are_accepted() {
         body.as_bytes(),
     )
     .await;
-    reply.assert_error(406, "invalid_params");
+    reply.assert_error(400, "decoding_error");
+    assert!(reply.text().contains("host candidates"), "{}", reply.text());
+    let driver = server.running.driver_stats();
+    assert_eq!((driver.datagrams_sent, driver.send_errors), (0, 0));
 }
 
 #[tokio::test]

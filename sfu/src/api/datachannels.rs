@@ -208,8 +208,10 @@ async fn answer_offer(
         let credentials = credentials_of(
             draft.local_parameters().ok_or_else(|| internal("no local parameters"))?,
         )?;
-        let role = role_for_offer(&offer);
-        let session = session_for(state, now, &info.stats, credentials.clone(), &offer, role)?;
+        let third_party = draft.is_third_party();
+        let role = role_for_offer(&offer, third_party);
+        let session =
+            session_for(state, now, &info.stats, credentials.clone(), &offer, role, third_party)?;
         draft.set_dtls_role(setup_of(role));
         attach(state, now, id, credentials, session).await?;
     }

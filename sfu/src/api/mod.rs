@@ -7,8 +7,8 @@
 //!
 //! | method | path | answer |
 //! |---|---|---|
-//! | POST | `/sessions/new` | 201 `{sessionId}`, or with an offer `{sessionId, sessionDescription: answer}` |
-//! | GET | `/sessions/{id}` | 200 `{tracks, dataChannels, connectionState, stats}`; each track `{location, sessionId, trackName, mid, kind, status}` |
+//! | POST | `/sessions/new` | 201 `{sessionId}`, or with an offer `{sessionId, sessionDescription: answer}`; `?thirdparty=true`: the peer is ICE-lite, the session runs full controlling ICE |
+//! | GET | `/sessions/{id}` | 200 `{tracks, dataChannels, connectionState, thirdParty, stats}`; each track `{location, sessionId, trackName, mid, kind, status}` |
 //! | POST | `/sessions/{id}/tracks/new` | 200: push with the client's offer (answer back), pull with it, or pull without it (the SFU's offer, `requiresImmediateRenegotiation: true`) |
 //! | PUT | `/sessions/{id}/renegotiate` | 200 `{}`: the client's answer to the SFU's offer |
 //! | POST | `/sessions/{id}/datachannels/establish` | 200: the data channel section answered to the client's offer, or offered by the SFU |
@@ -134,6 +134,8 @@ struct ApiState {
     fingerprint: crate::sdp::Fingerprint,
     /// Host candidate addresses for every answer.
     candidates: Vec<SocketAddr>,
+    /// The bound UDP addresses: where a third-party session's checks go out from.
+    local_addrs: Vec<SocketAddr>,
     directory: Arc<Directory>,
     stats: Arc<DriverStats>,
     notifier: Notifier,
@@ -201,6 +203,7 @@ pub async fn serve(config: Config) -> Result<Running, ServeError> {
         dtls,
         fingerprint,
         candidates,
+        local_addrs: bound.local_addrs.clone(),
         directory,
         stats,
         notifier: workers.notifier(),

@@ -2,6 +2,7 @@
 //! our parameters for a new session, and the [`Session`] machine for a PeerConnection once
 //! the client's description is known.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,8 +15,8 @@ use super::http::ApiError;
 use super::ApiState;
 use crate::directory::{DirectoryError, PeerConnection, SessionId};
 use crate::negotiation::Negotiation;
-use crate::sdp::{LocalParameters, MediaDescription, SessionDescription, Setup};
-use crate::session::{Session, SessionError, SessionParams, SessionStats};
+use crate::sdp::{CandidateType, LocalParameters, MediaDescription, SessionDescription, Setup};
+use crate::session::{ControllingParams, Session, SessionError, SessionParams, SessionStats};
 
 /// 400 `decoding_error`.
 pub(super) fn decoding_error(description: impl Into<String>) -> ApiError {
@@ -116,13 +117,65 @@ pub(super) fn transport_media(description: &SessionDescription) -> Option<&Media
 }
 
 /// Our DTLS role against a client offer (RFC 5763 §5): an offer that is passive makes us the
-/// DTLS client; actpass, active or no a=setup make us passive, the DTLS server (the choice
-/// `create_answer` writes).
-pub(super) fn role_for_offer(offer: &SessionDescription) -> dtls::Role {
+/// DTLS client; active or no a=setup make us passive, the DTLS server; actpass makes us the
+/// server, except in a third-party session, where we are the client of the peer's server
+/// (the choices `create_answer` writes).
+pub(super) fn role_for_offer(offer: &SessionDescription, third_party: bool) -> dtls::Role {
     match transport_media(offer).and_then(|m| offer.setup(m)) {
         Some(Setup::Passive) => dtls::Role::Client,
+        Some(Setup::Actpass) if third_party => dtls::Role::Client,
         _ => dtls::Role::Server,
     }
+}
+
+/// The candidate pairs a third-party session checks: the peer's UDP host candidates of
+/// component 1 with an IP address (no mDNS name) and a usable port, highest priority first,
+/// each paired with our first socket address of its family; candidates of a family we have
+/// no socket for, non-loopback candidates when that socket is bound to loopback (it cannot
+/// reach them), and other types (a lite peer advertises host candidates only), are left
+/// out. Candidates come from the BUNDLE-tagged section, else from every section.
+pub(super) fn controlling_pairs(
+    local_addrs: &[SocketAddr],
+    remote: &SessionDescription,
+) -> Vec<ice::CandidatePair> {
+    let tagged: Vec<_> =
+        transport_media(remote).map(|m| m.candidates().collect()).unwrap_or_default();
+    let candidates = if tagged.is_empty() {
+        remote.media.iter().flat_map(MediaDescription::candidates).collect()
+    } else {
+        tagged
+    };
+    let mut usable: Vec<(u32, ice::CandidatePair)> = candidates
+        .into_iter()
+        .filter(|c| c.is_udp() && c.kind == CandidateType::Host && c.component == 1)
+        .filter_map(|c| {
+            let remote = c.socket_addr()?;
+            let ip = remote.ip();
+            if remote.port() == 0 || ip.is_unspecified() || ip.is_multicast() {
+                return None;
+            }
+            if let std::net::IpAddr::V4(v4) = ip {
+                if v4.is_broadcast() {
+                    return None;
+                }
+            }
+            let local = *local_addrs.iter().find(|a| a.is_ipv4() == remote.is_ipv4())?;
+            // A socket bound to a loopback address reaches only loopback addresses.
+            if local.ip().is_loopback() && !ip.is_loopback() {
+                return None;
+            }
+            Some((c.priority, ice::CandidatePair { local, remote }))
+        })
+        .collect();
+    // Stable: equal priorities keep the description's order.
+    usable.sort_by_key(|(priority, _)| std::cmp::Reverse(*priority));
+    let mut pairs: Vec<ice::CandidatePair> = Vec::new();
+    for (_, pair) in usable {
+        if !pairs.contains(&pair) {
+            pairs.push(pair);
+        }
+    }
+    pairs
 }
 
 /// Our DTLS role from the client's answer to our `actpass` offer (RFC 5763 §5): it chose
@@ -146,7 +199,8 @@ pub(super) fn setup_of(role: dtls::Role) -> Setup {
 }
 
 /// The machine of a PeerConnection whose remote description (the client's offer or answer)
-/// is `remote`.
+/// is `remote`. A third-party session runs the controlling ICE agent toward the
+/// description's host candidates ([`controlling_pairs`]); it is refused when none is usable.
 pub(super) fn session_for(
     state: &ApiState,
     now: Instant,
@@ -154,6 +208,7 @@ pub(super) fn session_for(
     local_credentials: ice::Credentials,
     remote: &SessionDescription,
     dtls_role: dtls::Role,
+    third_party: bool,
 ) -> Result<Session, ApiError> {
     let media = transport_media(remote)
         .ok_or_else(|| decoding_error("the description has no usable m= section"))?;
@@ -185,7 +240,21 @@ pub(super) fn session_for(
         remote_fingerprint,
         srtp: state.config.srtp,
     };
-    Session::new(now, params, Arc::clone(stats)).map_err(|e| match e {
+    let session = if third_party {
+        let pairs = controlling_pairs(&state.local_addrs, remote);
+        if pairs.is_empty() {
+            return Err(decoding_error(
+                "a thirdparty session needs the peer's UDP host candidates (a=candidate ... udp \
+                 ... typ host) of an address family the SFU listens on",
+            ));
+        }
+        let controlling = ControllingParams { pairs, config: ice::ControllingConfig::default() };
+        let stats = Arc::clone(stats);
+        Session::new_third_party(now, params, controlling, stats, &mut rand::thread_rng())
+    } else {
+        Session::new(now, params, Arc::clone(stats))
+    };
+    session.map_err(|e| match e {
         SessionError::Ice(e) => decoding_error(format!("the description's ICE parameters: {e}")),
         e => internal(e),
     })
@@ -278,5 +347,54 @@ pub(super) async fn apply_ice_restart(
             "the session ended while negotiating",
         )),
         Err(e) => Err(internal(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn description(candidates: &[&str]) -> SessionDescription {
+        let lines: String = candidates.iter().map(|c| format!("a=candidate:{c}\r\n")).collect();
+        SessionDescription::parse(&format!(
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=ice-lite\r\n\
+             m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n\
+             a=rtpmap:111 opus/48000/2\r\n{lines}"
+        ))
+        .unwrap()
+    }
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn controlling_pairs_keep_reachable_udp_host_candidates_by_priority() {
+        let remote = description(&[
+            "1 1 udp 2122317823 127.0.0.1 4000 typ host",
+            "2 1 udp 2130706431 ::1 4001 typ host",
+            "3 1 tcp 2130706431 127.0.0.1 4002 typ host tcptype passive",
+            "4 1 udp 1686052607 127.0.0.1 4003 typ srflx raddr 127.0.0.1 rport 4000",
+            "5 1 udp 2122317823 abcd.local 4004 typ host",
+            "6 2 udp 2122317822 127.0.0.1 4005 typ host",
+            "7 1 udp 2122317823 127.0.0.1 0 typ host",
+            "8 1 udp 2122317823 0.0.0.0 4006 typ host",
+            "9 1 udp 2122317823 192.0.2.7 4007 typ host",
+            "1 1 udp 2122317823 127.0.0.1 4000 typ host",
+        ]);
+        let both = [addr("127.0.0.1:3000"), addr("[::1]:3001")];
+        let pairs = controlling_pairs(&both, &remote);
+        let expected = [
+            ice::CandidatePair { local: both[1], remote: addr("[::1]:4001") },
+            ice::CandidatePair { local: both[0], remote: addr("127.0.0.1:4000") },
+        ];
+        assert_eq!(pairs, expected);
+        // No IPv6 socket: the IPv6 candidate is left out.
+        assert_eq!(controlling_pairs(&both[..1], &remote), expected[1..]);
+        // A socket on a routable address may reach the routable candidate.
+        let public = [addr("198.51.100.1:3000")];
+        let pairs = controlling_pairs(&public, &remote);
+        assert!(pairs.iter().any(|p| p.remote == addr("192.0.2.7:4007")), "{pairs:?}");
+        assert!(controlling_pairs(&both, &description(&[])).is_empty());
     }
 }

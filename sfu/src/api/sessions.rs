@@ -7,7 +7,7 @@ use hyper::StatusCode;
 use serde_json::{json, Map, Value};
 use tracing::{info, info_span};
 
-use super::http::{error_reply, json_reply, ApiError, Reply};
+use super::http::{json_reply, ApiError, Reply};
 use super::peer::{
     cname, internal, json_object, local_parameters, role_for_offer, session_description,
     session_for, session_not_found, setup_of,
@@ -24,16 +24,13 @@ const UFRAG_ATTEMPTS: usize = 4;
 
 /// `POST sessions/new`: with an offer in the body, a session with its PeerConnection and the
 /// answer; with no body (or no `sessionDescription`), a session without one yet.
+///
+/// `?thirdparty=true`: the peer is ICE-lite (another SFU, a media server), so the session
+/// runs full ICE in the controlling role toward the peer's host candidates, its
+/// descriptions carry no `a=ice-lite`, and an `actpass` offer is answered `a=setup:active`
+/// (we are the DTLS client). Everything else works as for any session.
 pub(super) async fn create(state: &ApiState, query: Option<&str>, body: &[u8]) -> Reply {
-    // `thirdparty=true` means the peer is ICE-lite too, and the SFU would have to run full
-    // controlling ICE, which it does not do yet.
-    if query_flag(query, "thirdparty") {
-        return error_reply(
-            StatusCode::NOT_ACCEPTABLE,
-            "invalid_params",
-            "thirdparty sessions (an ICE-lite peer) are not supported yet",
-        );
-    }
+    let third_party = query_flag(query, "thirdparty");
     let offer = match parse_offer(body) {
         Ok(offer) => offer,
         Err(e) => return e.reply(),
@@ -41,15 +38,15 @@ pub(super) async fn create(state: &ApiState, query: Option<&str>, body: &[u8]) -
     let now = Instant::now();
     let stats = Arc::new(SessionStats::default());
     let (id, answer) = match offer {
-        None => match create_empty(state, now, stats) {
+        None => match create_empty_with(state, now, stats, third_party) {
             Ok(id) => (id, None),
             Err(e) => return e.reply(),
         },
         Some(offer) => {
             let mut attempt = 0;
             loop {
-                let (peer, negotiation, answer) = match peer_connection(state, &offer, now, &stats)
-                {
+                let built = peer_connection(state, &offer, now, &stats, third_party);
+                let (peer, negotiation, answer) = match built {
                     Ok(built) => built,
                     Err(e) => return e.reply(),
                 };
@@ -66,7 +63,7 @@ pub(super) async fn create(state: &ApiState, query: Option<&str>, body: &[u8]) -
     };
     state.notifier.session_added(id, now).await;
     info_span!("session", %id).in_scope(|| {
-        info!(peer_connection = answer.is_some(), "created");
+        info!(peer_connection = answer.is_some(), third_party, "created");
     });
     let mut reply = Map::new();
     reply.insert("sessionId".to_owned(), Value::from(id.to_string()));
@@ -83,7 +80,21 @@ pub(super) fn create_empty(
     now: Instant,
     stats: Arc<SessionStats>,
 ) -> Result<SessionId, ApiError> {
-    state.directory.insert_with(now, stats, None, Negotiation::new(cname())).map_err(internal)
+    create_empty_with(state, now, stats, false)
+}
+
+/// [`create_empty`], for a third-party session when `third_party` is set.
+fn create_empty_with(
+    state: &ApiState,
+    now: Instant,
+    stats: Arc<SessionStats>,
+    third_party: bool,
+) -> Result<SessionId, ApiError> {
+    let mut negotiation = Negotiation::new(cname());
+    if third_party {
+        negotiation.set_third_party();
+    }
+    state.directory.insert_with(now, stats, None, negotiation).map_err(internal)
 }
 
 /// `GET sessions/{id}`: the tracks with their status, the connection state and counters.
@@ -96,7 +107,7 @@ pub(super) async fn get(state: &ApiState, id: &str) -> Reply {
     let Some(negotiation) = state.directory.negotiation(id) else {
         return session_not_found().reply();
     };
-    let tracks = {
+    let (tracks, third_party) = {
         let negotiation = negotiation.lock().await;
         let connected = info.state == ConnectionState::Connected;
         let mut tracks = Vec::new();
@@ -106,7 +117,7 @@ pub(super) async fn get(state: &ApiState, id: &str) -> Reply {
         for t in negotiation.pending().map(|p| p.added.as_slice()).unwrap_or_default() {
             tracks.extend(track_objects(state, id, t, connected, true));
         }
-        tracks
+        (tracks, negotiation.is_third_party())
     };
     let mut stats = Map::new();
     for (name, value) in info.stats.snapshot().fields() {
@@ -118,6 +129,7 @@ pub(super) async fn get(state: &ApiState, id: &str) -> Reply {
             "tracks": tracks,
             "dataChannels": super::datachannels::list(state, id),
             "connectionState": state_name(info.state),
+            "thirdParty": third_party,
             "stats": stats,
         }),
     )
@@ -204,15 +216,20 @@ fn peer_connection(
     offer: &SessionDescription,
     now: Instant,
     stats: &Arc<SessionStats>,
+    third_party: bool,
 ) -> Result<(PeerConnection, Negotiation, String), ApiError> {
     let (local_credentials, local) = local_parameters(state);
     let mut negotiation = Negotiation::new(cname());
+    if third_party {
+        negotiation.set_third_party();
+    }
     negotiation.set_local_parameters(local);
     let answer = negotiation
         .prepare_answer(offer, &AnswerOptions::default())
         .map_err(|e| super::peer::decoding_error(format!("cannot answer the offer: {e}")))?;
-    let dtls_role = role_for_offer(offer);
-    let session = session_for(state, now, stats, local_credentials.clone(), offer, dtls_role)?;
+    let dtls_role = role_for_offer(offer, third_party);
+    let session =
+        session_for(state, now, stats, local_credentials.clone(), offer, dtls_role, third_party)?;
     negotiation.set_dtls_role(setup_of(dtls_role));
     let text = answer.to_string();
     negotiation.commit_answer(offer.clone(), answer);

@@ -194,10 +194,13 @@ impl SectionContext<'_> {
             Some(Setup::Holdconn) => return Err(NegotiationError::UnsupportedSetup { index }),
             Some(Setup::Passive) => Setup::Active,
             Some(Setup::Active) | None => Setup::Passive,
-            // Keep an established role (a new one would need a new DTLS association, RFC 8842); first time, be the DTLS server.
+            // Keep an established role (a new one would need a new DTLS association, RFC 8842);
+            // first time, be the DTLS server, or the client toward a third party's server.
             Some(Setup::Actpass) => match self.local.dtls_role {
                 Some(Setup::Active) => Setup::Active,
-                _ => Setup::Passive,
+                Some(_) => Setup::Passive,
+                None if self.local.third_party => Setup::Active,
+                None => Setup::Passive,
             },
         };
         Ok(transport_attributes(self.local, setup))
@@ -484,6 +487,16 @@ mod tests {
         established.dtls_role = Some(Setup::Active);
         let answer = create_answer(&o, &established, &AnswerOptions::default()).unwrap();
         assert_eq!(answer.media[0].setup(), Some(Setup::Active));
+        // A third-party session answers actpass as DTLS client, keeps an established server
+        // role, and writes no a=ice-lite.
+        let third_party = LocalParameters { third_party: true, ..local() };
+        let answer = create_answer(&o, &third_party, &AnswerOptions::default()).unwrap();
+        assert_eq!(answer.media[0].setup(), Some(Setup::Active));
+        assert!(!answer.is_ice_lite());
+        assert!(create_answer(&o, &local(), &AnswerOptions::default()).unwrap().is_ice_lite());
+        let server = LocalParameters { dtls_role: Some(Setup::Passive), ..third_party };
+        let answer = create_answer(&o, &server, &AnswerOptions::default()).unwrap();
+        assert_eq!(answer.media[0].setup(), Some(Setup::Passive));
         o.media[0].attributes.push(Attribute::Setup(Setup::Holdconn));
         o.media[0].attributes.retain(|a| a != &Attribute::Setup(Setup::Actpass));
         assert_eq!(

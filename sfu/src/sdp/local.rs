@@ -30,6 +30,10 @@ pub struct LocalParameters {
     /// Our DTLS role once a DTLS association exists (`Active` or `Passive`): an answer to
     /// an `actpass` re-offer keeps it (RFC 8842). `None` before the first handshake.
     pub dtls_role: Option<Setup>,
+    /// A third-party session (its peer is ICE-lite): we run full ICE, so our descriptions
+    /// carry no `a=ice-lite`, and a first answer to `actpass` takes the DTLS client role
+    /// (`a=setup:active`), as a full agent toward a server does.
+    pub third_party: bool,
 }
 
 impl LocalParameters {
@@ -50,6 +54,7 @@ impl LocalParameters {
             candidates,
             capabilities: Capabilities::default(),
             dtls_role: None,
+            third_party: false,
         }
     }
 
@@ -164,7 +169,8 @@ pub(crate) fn rejected_section(
     m
 }
 
-/// Session-level lines and candidates common to offers and answers: `a=ice-lite`, the
+/// Session-level lines and candidates common to offers and answers: `a=ice-lite` (not for a
+/// third-party session, which runs full ICE), the
 /// BUNDLE group of every accepted mid (none when nothing is accepted), and our candidates
 /// plus `a=end-of-candidates` in the BUNDLE-tagged (first accepted) m-section only, since
 /// the others share its transport (RFC 8843 §7, RFC 8840).
@@ -174,7 +180,9 @@ pub(crate) fn finish(
     bundle: bool,
     allow_mixed: bool,
 ) {
-    description.attributes.push(Attribute::IceLite);
+    if !local.third_party {
+        description.attributes.push(Attribute::IceLite);
+    }
     let mids: Vec<String> = description
         .media
         .iter()

@@ -1,7 +1,9 @@
 //! One session = one browser PeerConnection, as a sans-IO machine.
 //!
 //! A [`Session`] composes the connection spine: the ICE-lite agent answers the browser's
-//! checks, the DTLS machine (passive by default) runs the handshake on the selected pair, and
+//! checks (or, for a third-party session whose peer is itself ICE-lite, made with
+//! [`Session::new_third_party`], the controlling agent [`ice::IceControllingAgent`] checks
+//! the peer's host candidates and nominates the first pair that answers), the DTLS machine (passive by default) runs the handshake on the selected pair, and
 //! the SRTP contexts made from the exported keys authenticate and decrypt inbound RTP and
 //! RTCP in place. It never owns a socket or reads the clock: the UDP driver (a worker thread)
 //! feeds it datagrams of its 5-tuples with `now`, and drains `poll_transmit`, `poll_event`
@@ -14,9 +16,10 @@
 //!
 //! [`Session::handle_receive`] classifies by first byte (RFC 7983 §7):
 //! - STUN (0..=3) goes to the ICE agent, which answers checks, learns pairs and follows
-//!   nominations. Malformed STUN is also counted in `malformed_dropped`.
-//! - DTLS (20..=63) is accepted only from a 5-tuple a valid check arrived on
-//!   (`unchecked_source_dropped` otherwise). A ClientHello on such a pair while ICE has not
+//!   nominations (the controlling agent takes the answers to its own checks). Malformed STUN
+//!   is also counted in `malformed_dropped`.
+//! - DTLS (20..=63) is accepted only from a 5-tuple a valid check arrived on, or that the
+//!   controlling agent checks (`unchecked_source_dropped` otherwise). A ClientHello on such a pair while ICE has not
 //!   selected one selects it at once ([`ice::IceLiteAgent::dtls_client_hello_from`]), so the
 //!   handshake need not wait for USE-CANDIDATE. DTLS we send goes to the selected pair, or
 //!   before a selection to the pair the peer's DTLS came from.
@@ -124,6 +127,7 @@
 
 mod channels;
 pub(crate) mod demux;
+mod ice_agent;
 pub(crate) mod keys;
 mod stats;
 
@@ -136,11 +140,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dtls::{Dtls, DtlsContext, Fingerprint, Role};
-use ice::{CandidatePair, IceEvent, IceLiteAgent};
+use ice::{CandidatePair, IceControllingAgent, IceEvent, IceLiteAgent};
 use tracing::{debug, info, trace, warn};
 
 use channels::ChannelTransport;
 use demux::PacketClass;
+use ice_agent::IceAgent;
 use keys::SrtpContexts;
 
 /// What a session needs to start: the parameters both sides put in the SDP.
@@ -161,6 +166,17 @@ pub struct SessionParams {
     pub remote_fingerprint: dtls::Fingerprint,
     /// Replay window and SSRC bound for the SRTP contexts.
     pub srtp: srtp::Config,
+}
+
+/// What a third-party session (its peer is ICE-lite: another SFU, a media server) needs
+/// beyond [`SessionParams`]: the pairs to check, from our socket of each family to the
+/// peer's host candidates of that family, in priority order.
+#[derive(Debug, Clone)]
+pub struct ControllingParams {
+    /// The candidate pairs (at most [`ice::MAX_CONTROLLING_PAIRS`] are used).
+    pub pairs: Vec<CandidatePair>,
+    /// Check pacing, retransmission and consent timers.
+    pub config: ice::ControllingConfig,
 }
 
 /// A datagram the driver sends from `local` (our socket address) to `remote`.
@@ -312,7 +328,9 @@ enum Ended {
 pub struct Session {
     stats: Arc<SessionStats>,
     span: tracing::Span,
-    ice: IceLiteAgent,
+    ice: IceAgent,
+    /// The latest `now` the session was given (an ICE restart comes without one).
+    last_now: Instant,
     dtls_context: DtlsContext,
     dtls_role: Role,
     remote_fingerprint: Fingerprint,
@@ -341,13 +359,50 @@ impl Session {
         params: SessionParams,
         stats: Arc<SessionStats>,
     ) -> Result<Session, SessionError> {
+        let ice = IceAgent::Lite(IceLiteAgent::new(
+            params.ice,
+            params.local_credentials.clone(),
+            Some(params.remote_credentials.clone()),
+        ));
+        Session::build(now, params, ice, stats)
+    }
+
+    /// A third-party session: its peer is ICE-lite, so this session is the full controlling
+    /// agent ([`ice::IceControllingAgent`]): it checks `controlling.pairs` and nominates the
+    /// first that answers; its first checks are ready in [`Session::poll_transmit`] and every
+    /// pair it checks is announced with [`SessionEvent::PairDiscovered`], so the driver maps
+    /// the 5-tuples the answers come back on. DTLS as for any session (`params.dtls_role`).
+    /// `rng` seeds the tie-breaker and transaction IDs.
+    pub fn new_third_party<R: rand::RngCore + ?Sized>(
+        now: Instant,
+        params: SessionParams,
+        controlling: ControllingParams,
+        stats: Arc<SessionStats>,
+        rng: &mut R,
+    ) -> Result<Session, SessionError> {
+        let agent = IceControllingAgent::new(
+            now,
+            controlling.config,
+            params.local_credentials.clone(),
+            params.remote_credentials.clone(),
+            controlling.pairs,
+            rng,
+        )?;
+        let ice = IceAgent::Controlling(Box::new(agent), ice::IceStats::default());
+        let mut session = Session::build(now, params, ice, stats)?;
+        session.span.in_scope(|| info!("third party: controlling ICE agent"));
+        session.drain(now);
+        Ok(session)
+    }
+
+    fn build(
+        now: Instant,
+        params: SessionParams,
+        ice: IceAgent,
+        stats: Arc<SessionStats>,
+    ) -> Result<Session, SessionError> {
         keys::validate_config(params.srtp)?;
         let span = tracing::info_span!("session", ufrag = params.local_credentials.ufrag());
-        let ice = IceLiteAgent::new(
-            params.ice,
-            params.local_credentials,
-            Some(params.remote_credentials),
-        );
         let dtls = match params.dtls_role {
             Role::Server => Some(Dtls::new(
                 now,
@@ -363,6 +418,7 @@ impl Session {
             stats,
             span,
             ice,
+            last_now: now,
             dtls_context: params.dtls_context,
             dtls_role: params.dtls_role,
             remote_fingerprint: params.remote_fingerprint,
@@ -395,6 +451,7 @@ impl Session {
     ) -> Option<ReceivedMedia> {
         let span = self.span.clone();
         let _entered = span.enter();
+        self.last_now = self.last_now.max(now);
         SessionStats::bump(&self.stats.datagrams_received);
         SessionStats::add(&self.stats.bytes_received, len_u64(datagram.len()));
         if self.ended.is_some() {
@@ -431,6 +488,7 @@ impl Session {
         }
         let span = self.span.clone();
         let _entered = span.enter();
+        self.last_now = self.last_now.max(now);
         // First, so that the reason names the stage that did not finish.
         if self.srtp.is_none() && now >= self.connect_deadline {
             let timeout = self.dtls_context.config().handshake_timeout;
@@ -518,9 +576,32 @@ impl Session {
         self.dtls_role
     }
 
-    /// The ICE agent's counters.
+    /// The ICE-lite agent's counters (all zero for a third-party session, see
+    /// [`Session::controlling_stats`]).
     pub fn ice_stats(&self) -> &ice::IceStats {
-        self.ice.stats()
+        self.ice.lite_stats()
+    }
+
+    /// The controlling agent's counters, for a third-party session.
+    pub fn controlling_stats(&self) -> Option<&ice::ControllingAgentStats> {
+        self.ice.controlling_stats()
+    }
+
+    /// Our current ICE ufrag.
+    pub fn local_ufrag(&self) -> &str {
+        self.ice.local_ufrag()
+    }
+
+    /// The 5-tuples a third-party session sends its checks to (empty for other sessions);
+    /// each is also announced with [`SessionEvent::PairDiscovered`].
+    pub fn third_party_pairs(&self) -> Vec<CandidatePair> {
+        self.ice.controlling_pairs()
+    }
+
+    /// Whether this session runs the controlling ICE agent toward a lite peer
+    /// ([`Session::new_third_party`]).
+    pub fn is_third_party(&self) -> bool {
+        self.ice.is_controlling()
     }
 
     /// The DTLS machine's counters (all zero before it exists).
@@ -565,7 +646,10 @@ impl Session {
         local: ice::Credentials,
         remote: ice::Credentials,
     ) -> Result<(), ice::Error> {
-        self.ice.restart(local, Some(remote))
+        let now = self.last_now;
+        let restarted = self.ice.restart(now, local, remote);
+        self.drain(now);
+        restarted
     }
 
     /// Ends the session from our side: an established DTLS association sends close_notify
@@ -629,9 +713,9 @@ impl Session {
 
     fn on_stun(&mut self, now: Instant, pair: CandidatePair, datagram: &[u8]) {
         SessionStats::bump(&self.stats.stun_received);
-        let before = not_stun(self.ice.stats());
+        let before = self.ice.not_stun();
         self.ice.handle_receive(now, pair.local, pair.remote, datagram);
-        let garbage = not_stun(self.ice.stats()).saturating_sub(before);
+        let garbage = self.ice.not_stun().saturating_sub(before);
         SessionStats::add(&self.stats.malformed_dropped, garbage);
     }
 
@@ -928,10 +1012,7 @@ impl Session {
             return Err(SessionSendError::NotConnected);
         }
         let pair = self.ice.selected_pair().ok_or(SessionSendError::NoSelectedPair)?;
-        // The agent's state changes only when it is called; a deadline already past counts.
-        let consent_expired = self.ice.state() != ice::ConnectionState::Connected
-            || self.ice.poll_timeout().is_some_and(|deadline| now >= deadline);
-        if consent_expired {
+        if self.ice.consent_expired(now) {
             return Err(SessionSendError::ConsentExpired);
         }
         Ok(pair)
@@ -970,11 +1051,6 @@ impl Session {
         self.transmits.push_back(Transmit { local: pair.local, remote: pair.remote, datagram });
         Ok(())
     }
-}
-
-/// ICE's count of datagrams that were not STUN after all.
-fn not_stun(stats: &ice::IceStats) -> u64 {
-    stats.malformed.saturating_add(stats.bad_fingerprint)
 }
 
 fn len_u64(len: usize) -> u64 {

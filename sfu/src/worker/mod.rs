@@ -23,8 +23,23 @@
 //!    whose MESSAGE-INTEGRITY verifies with that session's password (RFC 8445 §7.3,
 //!    [`ice::verify_check`]). The worker then claims the session if nobody did, or remembers
 //!    "this 5-tuple belongs to worker k" and forwards (the kernel keeps hashing that 5-tuple
-//!    here). Everything else from unknown 5-tuples is dropped and counted by reason in
+//!    here). A datagram that is not a check goes, before being dropped, to the third-party
+//!    session whose check went to that 5-tuple, if the directory binds it to one (see
+//!    below). Everything else from unknown 5-tuples is dropped and counted by reason in
 //!    [`DriverStats`], with no state created.
+//!
+//! # Third-party sessions
+//!
+//! A session whose peer is itself ICE-lite ([`Session::new_third_party`]) sends the first
+//! checks, so no incoming check would claim it: the worker the API names in
+//! [`Command::SessionAdded`] claims it at once ([`Directory::claim_third_party`]) and sends
+//! its checks from its socket of each family. The answers come back on the 5-tuples the
+//! checks went to, and the kernel may hand them to any worker of the port: so the owner binds
+//! each such 5-tuple in the directory when the session reports it
+//! ([`Directory::bind_tuple`], at most [`ice::MAX_CONTROLLING_PAIRS`] per session), and a
+//! worker that reads a datagram of an unknown 5-tuple looks it up there
+//! ([`Directory::route_tuple`], which takes no lock while nothing is bound) and forwards it
+//! like any other.
 //!
 //! A session's own 5-tuples enter the map when it reports
 //! [`SessionEvent::PairDiscovered`] and leave it on [`SessionEvent::PairRemoved`] (the ICE
@@ -683,6 +698,21 @@ impl Worker {
     async fn on_command(&mut self, command: Command) {
         match command {
             Command::SessionAdded { id, created } => {
+                // A third-party session sends the first checks: this worker claims it now.
+                if let Some((session, created)) =
+                    self.shared.directory.claim_third_party(id, self.index)
+                {
+                    // Bound before the first check goes out, so that an answer the kernel
+                    // hands to another worker at once finds the session.
+                    for pair in session.third_party_pairs() {
+                        self.shared.directory.bind_tuple(id, pair.local, pair.remote);
+                    }
+                    let ufrag = session.local_ufrag().to_owned();
+                    self.adopt(id, session, created, ufrag);
+                    let now = Instant::now();
+                    self.after_input(now, id, now).await;
+                    return;
+                }
                 let at = created + self.shared.timers.unconnected_timeout;
                 self.unclaimed.push(Reverse((at, id, created)));
             }
@@ -827,6 +857,12 @@ impl Worker {
         datagram: &mut [u8],
     ) {
         let stats = Arc::clone(&self.shared.stats);
+        // Not a check: it may answer a check a third-party session sent from here, or be its
+        // DTLS or media, on a 5-tuple the directory binds to that session.
+        let is_check = kind == Kind::Stun && ice::local_ufrag(datagram).is_some();
+        if !is_check && self.route_bound_tuple(now, tuple, datagram).await {
+            return;
+        }
         if kind != Kind::Stun {
             DriverStats::bump(&stats.dropped_unknown_sender);
             trace!(remote = %tuple.remote, ?kind, "dropped: unknown sender");
@@ -891,6 +927,38 @@ impl Worker {
                 self.forward(worker, id, tuple, datagram);
             }
         }
+    }
+
+    /// Delivers or forwards a datagram of a 5-tuple a third-party session bound in the
+    /// directory (see [`Directory::bind_tuple`]); whether it was one.
+    async fn route_bound_tuple(
+        &mut self,
+        now: Instant,
+        tuple: FiveTuple,
+        datagram: &mut [u8],
+    ) -> bool {
+        let Some((id, owner)) = self.shared.directory.route_tuple(tuple.local, tuple.remote) else {
+            return false;
+        };
+        match owner {
+            Some(worker) if worker == self.index => {
+                self.deliver(now, id, tuple.local, tuple.remote, datagram).await;
+            }
+            Some(worker) => {
+                let stats = &self.shared.stats;
+                if let Entry::Vacant(v) = self.routes.entry(tuple) {
+                    if self.forwarded_routes < MAX_FORWARDED_TUPLES {
+                        v.insert(Route::Remote { worker, id });
+                        self.forwarded_routes += 1;
+                        DriverStats::bump(&stats.forwarded_tuples);
+                    }
+                }
+                self.forward(worker, id, tuple, datagram);
+            }
+            // Bound by an owner only; an unowned session has no bound 5-tuple.
+            None => return false,
+        }
+        true
     }
 
     fn adopt(&mut self, id: SessionId, session: Box<Session>, created: Instant, ufrag: String) {
@@ -976,6 +1044,13 @@ impl Worker {
             match event {
                 SessionEvent::PairDiscovered { local, remote } => {
                     let tuple = FiveTuple { local, remote };
+                    // A third-party session's own checks go to this 5-tuple: other workers
+                    // must find it too (the kernel may hand them the answers).
+                    if slot.session.is_third_party()
+                        && !self.shared.directory.bind_tuple(id, local, remote)
+                    {
+                        debug!(%local, %remote, "5-tuple not bound: session gone or at its bound");
+                    }
                     match self.routes.insert(tuple, Route::Local(id)) {
                         None => DriverStats::bump(&stats.five_tuples),
                         Some(Route::Remote { .. }) => {
@@ -992,6 +1067,9 @@ impl Worker {
                 }
                 SessionEvent::PairRemoved { local, remote } => {
                     let tuple = FiveTuple { local, remote };
+                    if slot.session.is_third_party() {
+                        self.shared.directory.unbind_tuple(id, local, remote);
+                    }
                     if self.routes.get(&tuple) == Some(&Route::Local(id)) {
                         self.routes.remove(&tuple);
                         DriverStats::sub(&stats.five_tuples, 1);
