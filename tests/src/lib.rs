@@ -81,3 +81,5 @@ impl HostileInputs {
         buf
     }
 }
+
+pub mod load;
