@@ -441,6 +441,18 @@ impl TestClient {
         &self.received_rtcp
     }
 
+    /// Takes the RTP packets decrypted since the last take (or since the start), leaving
+    /// none kept: for long runs that count packets rather than inspect them all at the end.
+    pub fn take_received_rtp(&mut self) -> Vec<ReceivedRtp> {
+        std::mem::take(&mut self.received_rtp)
+    }
+
+    /// Takes the RTCP compound packets decrypted since the last take, as
+    /// [`TestClient::take_received_rtp`] does for RTP.
+    pub fn take_received_rtcp(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.received_rtcp)
+    }
+
     /// Builds an RTP packet, protects it and queues it for the session.
     pub fn send_rtp(
         &mut self,

@@ -1,5 +1,8 @@
-//! Helpers shared by the cross-crate tests in `tests/tests/`.
+//! Helpers shared by the cross-crate tests in `tests/tests/`, and [`load`], the sfu's load
+//! harness (`src/bin/sfu_load.rs`, `docs/load.md`).
 #![forbid(unsafe_code)]
+
+pub mod load;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
