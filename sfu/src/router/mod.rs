@@ -719,10 +719,7 @@ impl Router {
                 .unwrap_or_default();
             let rids = source.map_or(0, |t| t.receive_rids.len());
             // One stream per rid (at most 255), one without simulcast, counted in `u8` like
-            // the key's layer. The same loop counted in `usize` (each index converted with
-            // `u8::try_from`) spun the worker in release builds with rustc 1.95 when a
-            // publisher's session was claimed (docs/load.md, "Known problem"); the cause
-            // was not found, this form does not show it.
+            // the key's layer.
             let layers: u8 = u8::try_from(rids).unwrap_or(u8::MAX).max(1);
             for layer in 0..layers {
                 let key = StreamKey::new(route.id, layer);
