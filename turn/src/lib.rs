@@ -120,10 +120,10 @@ pub use config::{RelayIp, ServerConfig, MAX_REALM_LEN};
 pub use error::Error;
 pub use frame::CLIENT_FRAME_OVERHEAD;
 pub use output::{
-    ClientFrame, ClientTransmit, Output, PeerDatagram, PeerTransmit, RelayBind, RelayBindError,
-    RelayRequestId,
+    ClientFrame, ClientTransmit, ConnectionId, Output, PeerConnect, PeerDatagram, PeerTransmit,
+    RelayBind, RelayBindError, RelayRequestId,
 };
 pub use policy::{Cidr, PeerPolicy, Refusal};
-pub use server::{AllocationInfo, TurnServer, MAX_UNAUTHENTICATED_GROWTH};
+pub use server::{AllocationInfo, TurnServer, MAX_UNAUTHENTICATED_GROWTH, TCP_CONNECTION_TIMEOUT};
 pub use stats::TurnStats;
 pub use transport::{FiveTuple, Transport};
