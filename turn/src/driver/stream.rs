@@ -71,6 +71,12 @@ impl StreamWriter {
         }
     }
 
+    /// Ends the stream in order (TLS: close_notify, then FIN), bounded by the write timeout.
+    pub(crate) async fn shutdown(&self) {
+        let mut write = self.inner.lock().await;
+        let _ = tokio::time::timeout(WRITE_TIMEOUT, write.shutdown()).await;
+    }
+
     /// Resolves when the connection is asked to close.
     pub(crate) async fn closed(&self) {
         self.close.notified().await;
@@ -210,6 +216,7 @@ async fn connection<S>(
     }
 
     debug!(%tuple, "connection closed");
+    writer.shutdown().await;
     let sends = {
         let mut core = shared.lock();
         core.streams.remove(&tuple);
