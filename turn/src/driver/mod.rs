@@ -13,6 +13,10 @@
 //! - one task per relay socket ([`udp`]): a peer datagram goes to
 //!   [`TurnServer::relay_from_peer`], which writes the client's frame into the task's reused
 //!   buffer;
+//! - for TCP allocations (RFC 6062, [`tcp_relay`]): one task per relay listener accepting
+//!   peers' connections ([`TurnServer::peer_connection_incoming`]), one task per Connect
+//!   opening a connection from the relayed address ([`TurnServer::peer_connect_result`]);
+//!   a bound data connection's task carries raw bytes between the client and the peer;
 //! - one timer task calling [`TurnServer::handle_timeout`] at
 //!   [`TurnServer::poll_timeout`] (at least once a second) and re-anchoring the wall clock.
 //!
