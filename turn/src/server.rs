@@ -746,6 +746,34 @@ impl TurnServer {
         }
     }
 
+    /// Admits `bytes` read from one side of the bound TCP connection `id` (`to_peer`: read
+    /// from the client's data connection) against the allocation's bandwidth limit, the
+    /// same bucket its UDP relaying would use. `Err(wait)`: over the limit; the driver holds
+    /// the bytes (and stops reading that side) for `wait`, then asks again. TCP data is
+    /// delayed, never dropped. Counted in the relayed byte counters.
+    pub fn admit_tcp_data(
+        &mut self,
+        now: Instant,
+        id: ConnectionId,
+        bytes: usize,
+        to_peer: bool,
+    ) -> Result<(), Duration> {
+        let Some(conn) = self.connections.get(&id.0) else { return Ok(()) };
+        if let Some(bucket) =
+            self.allocations.get_mut(&conn.allocation).and_then(|a| a.bucket.as_mut())
+        {
+            if !bucket.admit(now, bytes) {
+                return Err(bucket.wait(now, bytes).max(Duration::from_millis(1)));
+            }
+        }
+        if to_peer {
+            self.stats.client_to_peer_bytes += bytes as u64;
+        } else {
+            self.stats.peer_to_client_bytes += bytes as u64;
+        }
+        Ok(())
+    }
+
     /// TCP peer connections in place (connecting, waiting for a bind, or bound).
     pub fn tcp_connection_count(&self) -> usize {
         self.connections.len()

@@ -297,3 +297,29 @@ fn udp_only_and_tcp_only_requests() {
     let response = none.transact(&mut h, Method::CONNECT, &peer_attr(peer));
     assert_eq!(error_code(&response), Some(437), "Connect without an allocation");
 }
+
+#[test]
+fn bandwidth_limit_delays_tcp_data() {
+    let mut config = config();
+    config.bandwidth =
+        Some(turn::BandwidthLimit { bytes_per_second: 100_000, burst_bytes: 65_535 });
+    let mut h = Harness::with_config(config);
+    let peer = addr("1.2.3.4:5000");
+    let mut c = tcp_allocation(&mut h, "198.51.100.7:49000", peer);
+    request(&mut h, &mut c, Method::CONNECT, &peer_attr(peer));
+    let id = h.driver.connects[0].id;
+    h.server.peer_connect_result(h.now, id, true);
+    h.pump();
+    let mut data = TurnClient::new(tcp("198.51.100.7:49001"), ALICE.0, ALICE.1);
+    let response = data.transact(&mut h, Method::CONNECTION_BIND, &id_attr(id.0));
+    assert_eq!(class(&response), Class::SuccessResponse);
+
+    // The burst passes at once, both directions from one bucket; then 1000 bytes wait 10 ms.
+    assert_eq!(h.server.admit_tcp_data(h.now, id, 40_000, true), Ok(()));
+    assert_eq!(h.server.admit_tcp_data(h.now, id, 25_535, false), Ok(()));
+    assert_eq!(h.server.admit_tcp_data(h.now, id, 1_000, true), Err(Duration::from_millis(10)));
+    h.advance(Duration::from_millis(10));
+    assert_eq!(h.server.admit_tcp_data(h.now, id, 1_000, true), Ok(()));
+    let stats = h.server.stats();
+    assert_eq!((stats.client_to_peer_bytes, stats.peer_to_client_bytes), (41_000, 25_535));
+}

@@ -207,7 +207,7 @@ async fn connection<S>(
             if let Some((id, peer)) = splice {
                 // RFC 6062 §5.4: after the ConnectionBind success, raw bytes both ways.
                 debug!(%tuple, id = id.0, "data connection bound to its peer");
-                tcp_relay::pipe(id, &mut reader, &writer, peer, &buf[start..filled]).await;
+                tcp_relay::pipe(&shared, id, &mut reader, &writer, peer, &buf[start..filled]).await;
                 break 'connection;
             }
         }

@@ -104,6 +104,7 @@ pub(crate) async fn connect_task(shared: Shared, connect: PeerConnect) {
 /// and its peer connection, starting with `early` (bytes the client sent right after its
 /// ConnectionBind), until either side closes or the machine closes the pair.
 pub(crate) async fn pipe<R>(
+    shared: &Shared,
     id: ConnectionId,
     reader: &mut R,
     writer: &StreamWriter,
@@ -113,8 +114,11 @@ pub(crate) async fn pipe<R>(
     R: AsyncRead + Unpin,
 {
     let (mut peer_read, mut peer_write) = peer.into_split();
-    if !early.is_empty() && peer_write.write_all(early).await.is_err() {
-        return;
+    if !early.is_empty() {
+        admit(shared, id, early.len(), true).await;
+        if peer_write.write_all(early).await.is_err() {
+            return;
+        }
     }
     let mut from_client = vec![0u8; PIPE_BUFFER];
     let mut from_peer = vec![0u8; PIPE_BUFFER];
@@ -123,6 +127,7 @@ pub(crate) async fn pipe<R>(
             read = reader.read(&mut from_client) => match read {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
+                    admit(shared, id, n, true).await;
                     if peer_write.write_all(&from_client[..n]).await.is_err() {
                         break;
                     }
@@ -131,6 +136,7 @@ pub(crate) async fn pipe<R>(
             read = peer_read.read(&mut from_peer) => match read {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
+                    admit(shared, id, n, false).await;
                     if !writer.write(&from_peer[..n]).await {
                         break;
                     }
@@ -141,4 +147,16 @@ pub(crate) async fn pipe<R>(
     }
     let _ = peer_write.shutdown().await;
     trace!(id = id.0, "data connection pipe ended");
+}
+
+/// Waits until the allocation's bandwidth limit lets `bytes` through (at once without a
+/// limit). Meanwhile that side of the pipe is not read, so TCP flow control slows the sender.
+async fn admit(shared: &Shared, id: ConnectionId, bytes: usize, to_peer: bool) {
+    loop {
+        let verdict = shared.lock().server.admit_tcp_data(Instant::now(), id, bytes, to_peer);
+        match verdict {
+            Ok(()) => return,
+            Err(wait) => tokio::time::sleep(wait).await,
+        }
+    }
 }
