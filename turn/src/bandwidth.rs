@@ -60,7 +60,9 @@ impl TokenBucket {
     pub(crate) fn wait(&self, now: Instant, bytes: usize) -> Duration {
         let start = self.tat.map_or(now, |tat| tat.max(now));
         let cost = self.limit.cost(u64::try_from(bytes).unwrap_or(u64::MAX));
-        (start + cost).saturating_duration_since(now).saturating_sub(self.tolerance)
+        start.checked_add(cost).map_or(Duration::MAX, |tat| {
+            tat.saturating_duration_since(now).saturating_sub(self.tolerance)
+        })
     }
 }
 
