@@ -7,7 +7,8 @@
 //! from its `StdRng` (a CSPRNG the driver seeds from the OS: RFC 8656 §7.2 recommends
 //! randomised ports, RFC 6056), even when EVEN-PORT asks, with the next port kept free when
 //! the R bit asks. It then emits [`Output::BindRelay`] for exactly that address; the driver
-//! binds a UDP socket there and answers with [`TurnServer::relay_bound`]. An Allocate
+//! binds a UDP socket there (a TCP listener for a TCP allocation, [`RelayBind::tcp`]) and
+//! answers with [`TurnServer::relay_bound`]. An Allocate
 //! waits for its sockets; `AddressInUse` makes the machine try another port (up to eight
 //! times), anything else gives up on that family (508, or ADDRESS-ERROR-CODE for the
 //! additional family of a dual allocation). When an allocation or reservation ends, the
