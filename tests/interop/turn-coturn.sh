@@ -7,8 +7,10 @@
 #
 # Each case runs turnutils_uclient against our server on loopback and checks from its output
 # that every message came back through the relay (sent = received = expected, 0 lost), and
-# from our server's log that the credentials were the kind asked for. The last case runs a
-# server without --allow-loopback-peers and checks that it refuses the loopback peer (403).
+# from our server's log that the credentials were the kind asked for. The `tcprelay-*` cases
+# run `turnutils_uclient -T`: TCP relays (RFC 6062) client to client, over TCP and TLS. The
+# last case runs a server without --allow-loopback-peers and checks that it refuses the
+# loopback peer (403).
 #
 # Usage: tests/interop/turn-coturn.sh    (from anywhere; builds target/debug/turn first)
 # Prints a summary table, then "coturn interop: N passed, M failed"; exits non-zero on any
@@ -166,8 +168,20 @@ if ! grep -q '^0\{31\}1 ' /proc/net/if_inet6 2>/dev/null; then
   cases=("${kept[@]}")
 fi
 
+# TCP relay cases (RFC 6062): uclient's -T allocates TCP relays over TCP (or TLS with -S) and
+# runs client to client (-y): one client Connects to the other's relayed address, the other
+# gets a ConnectionAttempt, both ConnectionBind a data connection, and the messages flow raw
+# over the two TCP relays. turnutils_peer speaks UDP only, so these cases need no peer. With
+# -m 1 uclient runs one such pair (2 clients). Name, client transport, credentials.
+tcp_relay_cases=(
+  "tcprelay-tcp-lt    tcp lt"
+  "tcprelay-tcp-rest  tcp rest"
+  "tcprelay-tls-lt    tls lt"
+  "tcprelay-tls-rest  tls rest"
+)
+
 users=()
-for c in "${cases[@]}"; do
+for c in "${cases[@]}" "${tcp_relay_cases[@]}"; do
   read -r name _ <<<"$c"
   users+=(--user "$name:$password")
 done
@@ -291,6 +305,64 @@ for c in "${cases[@]}"; do
   rows+=("$(printf '%-18s %-4s %-4s %-4s %-7s %7s %4s %8s %8s %4s  %s' "$name" "$transport" \
     "v$family" "$creds" "$mode" "$clients×$allocs" "$expected" "${sent:-?}" "${received:-?}" \
     "${lost:-?}" "$result")")
+done
+
+# --- TCP relays (RFC 6062), client to client -------------------------------------------------
+log "running ${#tcp_relay_cases[@]} turnutils_uclient -T cases (TCP relays, ${messages} messages of ${length} bytes per client)"
+declare -A relay_pid
+for c in "${tcp_relay_cases[@]}"; do
+  read -r name transport creds <<<"$c"
+  flags=(-T)
+  kind=tcp
+  [ "$transport" = tls ] && { flags+=(-S); kind=tls; }
+  if [ "$creds" = rest ]; then flags+=(-u "$name" -W "$secret"); else flags+=(-u "$name" -w "$password"); fi
+  port=$(port_of "$line" "$kind" 127.0.0.1)
+  timeout 60 "$uclient" -v "${flags[@]}" -p "$port" -n "$messages" -l "$length" -m 1 127.0.0.1 \
+    >"$work/$name.log" 2>&1 &
+  relay_pid[$name]=$!
+done
+for c in "${tcp_relay_cases[@]}"; do
+  read -r name transport creds <<<"$c"
+  f="$work/$name.log"
+  rc=0
+  wait "${relay_pid[$name]}" || rc=$?
+  expected=$((messages * 2))
+  sent=$(last_value "$f" tot_send_msgs)
+  received=$(last_value "$f" tot_recv_msgs)
+  lost=$({ grep -ao 'Total lost packets [0-9]*' "$f" || true; } | tail -1 | grep -o '[0-9]*$' || true)
+  why=()
+  [ "$rc" = 0 ] || why+=("exit $rc")
+  [ "${sent:-}" = "$expected" ] || why+=("sent ${sent:-?} of $expected")
+  [ "${received:-}" = "$expected" ] || why+=("received ${received:-?} of $expected")
+  [ "${lost:-}" = 0 ] || why+=("lost ${lost:-?}")
+  if grep -aiE 'error [0-9]{3}|cannot|ERROR' "$f" \
+    | grep -avE 'tls_connect: cannot connect: rc=-1|SSL routines::sslv3 alert handshake failure' \
+    | grep -q .; then
+    why+=("errors in the output")
+  fi
+  # The RFC 6062 exchanges really happened: a Connect, and two data connections bound.
+  [ "$(grep -ac 'tcp connect sent' "$f" || true)" -ge 1 ] || why+=("no Connect")
+  [ "$(grep -ac 'TCP data network connected' "$f" || true)" -ge 2 ] || why+=("data connections not bound")
+  if [ "$transport" = tls ]; then
+    tls=$(grep -ao 'method=TLSv1\.[0-9]' "$f" | sed 's/method=TLSv//' | sort -u | paste -sd/ -)
+    [ -n "$tls" ] || why+=("no TLS session")
+    legacy_refused=$((legacy_refused + $(grep -ac 'sslv3 alert handshake failure' "$f" || true)))
+    tls_versions="$tls_versions $tls"
+  fi
+  if [ "$creds" = rest ]; then
+    grep -aqE "allocation created .*username=\"[0-9]+:$name\"" "$work/allowed.err" \
+      || why+=("no allocation with REST credentials")
+  else
+    grep -aqE "allocation created .*username=\"$name\"" "$work/allowed.err" \
+      || why+=("no allocation for the static user")
+  fi
+  if [ ${#why[@]} -eq 0 ]; then
+    result=ok; passed=$((passed + 1))
+  else
+    result="FAIL: $(IFS=,; echo "${why[*]}")"; failed=$((failed + 1)); failures+=("$name")
+  fi
+  rows+=("$(printf '%-18s %-4s %-4s %-4s %-7s %7s %4s %8s %8s %4s  %s' "$name" "$transport" v4 \
+    "$creds" tcp-c2c "2×1" "$expected" "${sent:-?}" "${received:-?}" "${lost:-?}" "$result")")
 done
 
 # --- a server without --allow-loopback-peers refuses the loopback peer -----------------------

@@ -38,6 +38,8 @@ pub(crate) struct Allocation {
     pub(crate) bucket: Option<TokenBucket>,
     /// Time of this allocation's live entry in the timer heap.
     pub(crate) timer: Instant,
+    /// A TCP allocation (RFC 6062): peers are reached with Connect, not Send or channels.
+    pub(crate) tcp: bool,
 }
 
 impl Allocation {
@@ -136,6 +138,7 @@ mod tests {
             channel_by_peer: HashMap::new(),
             bucket: None,
             timer: now + Duration::from_secs(600),
+            tcp: false,
         }
     }
 

@@ -55,6 +55,15 @@ impl TokenBucket {
         self.tat = Some(tat);
         true
     }
+
+    /// How long until `bytes` would be admitted (zero if they would be now).
+    pub(crate) fn wait(&self, now: Instant, bytes: usize) -> Duration {
+        let start = self.tat.map_or(now, |tat| tat.max(now));
+        let cost = self.limit.cost(u64::try_from(bytes).unwrap_or(u64::MAX));
+        start.checked_add(cost).map_or(Duration::MAX, |tat| {
+            tat.saturating_duration_since(now).saturating_sub(self.tolerance)
+        })
+    }
 }
 
 #[cfg(test)]

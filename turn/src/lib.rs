@@ -12,6 +12,14 @@
 //! non-global addresses (403), and quotas bound allocations per user (486), allocations,
 //! permissions and channels (508) and relayed bandwidth (dropped).
 //!
+//! TCP allocations (RFC 6062, for clients on TCP or TLS): Connect opens a connection from the
+//! relayed address to a permitted peer ([`Output::ConnectPeer`], answered with
+//! [`TurnServer::peer_connect_result`]), a permitted peer connecting in is announced with a
+//! ConnectionAttempt ([`TurnServer::peer_connection_incoming`]), and a ConnectionBind on a
+//! new client connection turns it into a raw byte pipe to the peer
+//! ([`Output::BindConnection`]). Connections not established or not bound within
+//! [`TCP_CONNECTION_TIMEOUT`] (30 s) are closed ([`Output::CloseConnection`]).
+//!
 //! Nothing here owns a socket or reads a clock. The driver feeds:
 //! - what clients send, one UDP datagram or one TCP/TLS frame (cut with
 //!   [`stun::peek_frame`]) at a time: [`TurnServer::relay_from_client`] (returns relayed data
@@ -120,10 +128,10 @@ pub use config::{RelayIp, ServerConfig, MAX_REALM_LEN};
 pub use error::Error;
 pub use frame::CLIENT_FRAME_OVERHEAD;
 pub use output::{
-    ClientFrame, ClientTransmit, Output, PeerDatagram, PeerTransmit, RelayBind, RelayBindError,
-    RelayRequestId,
+    ClientFrame, ClientTransmit, ConnectionId, Output, PeerConnect, PeerDatagram, PeerTransmit,
+    RelayBind, RelayBindError, RelayRequestId,
 };
 pub use policy::{Cidr, PeerPolicy, Refusal};
-pub use server::{AllocationInfo, TurnServer, MAX_UNAUTHENTICATED_GROWTH};
+pub use server::{AllocationInfo, TurnServer, MAX_UNAUTHENTICATED_GROWTH, TCP_CONNECTION_TIMEOUT};
 pub use stats::TurnStats;
 pub use transport::{FiveTuple, Transport};

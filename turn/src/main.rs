@@ -24,7 +24,8 @@ use turn::{AuthConfig, Cidr, PeerPolicy, RelayIp, ServerConfig};
 /// The loopback address the defaults use.
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-/// TURN server (RFC 8656) relaying UDP for clients on UDP, TCP and TLS.
+/// TURN server (RFC 8656) relaying UDP for clients on UDP, TCP and TLS, and TCP (RFC 6062)
+/// for clients on TCP and TLS.
 ///
 /// With no listen flag it listens on 127.0.0.1 on UDP 3478 and 53, TCP 3478 and 80, and TLS
 /// 5349 and 443 (ports it cannot bind are skipped with a warning). Once any listen flag is

@@ -88,6 +88,29 @@ pub struct RelayBind {
     /// DONT-FRAGMENT, RFC 8656 §7.2 step 4), e.g. `IP_MTU_DISCOVER = IP_PMTUDISC_DO` and
     /// `IPV6_DONTFRAG` on Linux.
     pub dont_fragment: bool,
+    /// A TCP allocation (RFC 6062): listen for TCP connections from peers on `addr`
+    /// instead of binding a UDP socket. Outgoing connections to peers
+    /// ([`Output::ConnectPeer`]) leave from the same address, so the listening socket and
+    /// those have to share it (`SO_REUSEADDR` and `SO_REUSEPORT` on Linux).
+    pub tcp: bool,
+}
+
+/// Names one TCP connection between a TCP allocation's relayed address and a peer
+/// (RFC 6062): the value of CONNECTION-ID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionId(pub u32);
+
+/// A request to open a TCP connection from a TCP allocation's relayed address to a peer
+/// (a Connect request, RFC 6062 §5.2). Answer with
+/// [`TurnServer::peer_connect_result`](crate::TurnServer::peer_connect_result).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerConnect {
+    /// The connection's id.
+    pub id: ConnectionId,
+    /// The local address to connect from (the relay's listening address).
+    pub relay: SocketAddr,
+    /// The peer.
+    pub peer: SocketAddr,
 }
 
 /// Why the driver could not bind a relay socket.
@@ -117,4 +140,20 @@ pub enum Output {
     BindRelay(RelayBind),
     /// Close the relay socket bound on this address: its allocation (or reservation) is gone.
     CloseRelay(SocketAddr),
+    /// Open a TCP connection to a peer (RFC 6062 Connect).
+    ConnectPeer(PeerConnect),
+    /// The client connection of `client` (a TCP or TLS 5-tuple with no allocation) was
+    /// bound to the peer connection `id` by a ConnectionBind request: once the success
+    /// response queued before this is written, the two connections carry raw bytes both
+    /// ways, no STUN framing any more (RFC 6062 §5.4). When either ends, close the other
+    /// and call [`TurnServer::peer_connection_closed`](crate::TurnServer::peer_connection_closed).
+    BindConnection {
+        /// The client's data connection.
+        client: FiveTuple,
+        /// The peer connection.
+        id: ConnectionId,
+    },
+    /// Close the peer connection `id` and, when bound, its client data connection: it was
+    /// not bound in time, its allocation is gone, or a Connect timed out.
+    CloseConnection(ConnectionId),
 }

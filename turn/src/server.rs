@@ -7,7 +7,8 @@
 //! from its `StdRng` (a CSPRNG the driver seeds from the OS: RFC 8656 §7.2 recommends
 //! randomised ports, RFC 6056), even when EVEN-PORT asks, with the next port kept free when
 //! the R bit asks. It then emits [`Output::BindRelay`] for exactly that address; the driver
-//! binds a UDP socket there and answers with [`TurnServer::relay_bound`]. An Allocate
+//! binds a UDP socket there (a TCP listener for a TCP allocation, [`RelayBind::tcp`]) and
+//! answers with [`TurnServer::relay_bound`]. An Allocate
 //! waits for its sockets; `AddressInUse` makes the machine try another port (up to eight
 //! times), anything else gives up on that family (508, or ADDRESS-ERROR-CODE for the
 //! additional family of a dual allocation). When an allocation or reservation ends, the
@@ -29,9 +30,10 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore};
 use stun::attributes::{
-    AdditionalAddressFamily, AddressErrorCode, AddressFamily, ChannelNumber, Data, ErrorCode,
-    EvenPort, Lifetime, Nonce, Realm, RequestedAddressFamily, RequestedTransport, ReservationToken,
-    TransportProtocol, Username, XorMappedAddress, XorPeerAddress, XorRelayedAddress,
+    AdditionalAddressFamily, AddressErrorCode, AddressFamily, ChannelNumber,
+    ConnectionId as ConnectionIdAttr, Data, ErrorCode, EvenPort, Lifetime, Nonce, Realm,
+    RequestedAddressFamily, RequestedTransport, ReservationToken, TransportProtocol, Username,
+    XorMappedAddress, XorPeerAddress, XorRelayedAddress,
 };
 use stun::TransactionId;
 use stun::{AttributeType, ChannelData, Class, Message, MessageType, MessageWriter, Method};
@@ -45,8 +47,9 @@ use crate::nonce::NonceMinter;
 use crate::policy::Refusal;
 use crate::timers::{TimerKey, Timers};
 use crate::{
-    ClientFrame, ClientTransmit, Error, FiveTuple, Output, PeerDatagram, PeerTransmit, RelayBind,
-    RelayBindError, RelayIp, RelayRequestId, ServerConfig, Transport, TurnStats,
+    ClientFrame, ClientTransmit, ConnectionId, Error, FiveTuple, Output, PeerConnect, PeerDatagram,
+    PeerTransmit, RelayBind, RelayBindError, RelayIp, RelayRequestId, ServerConfig, Transport,
+    TurnStats,
 };
 
 /// The most an unauthenticated response (Binding success, 401, 400 before authentication,
@@ -62,6 +65,33 @@ const MAX_BIND_ATTEMPTS: u8 = 8;
 
 /// Random draws before the port search falls back to a scan of the range.
 const PORT_DRAWS: usize = 64;
+
+/// RFC 6062 §5.2 and §5.3: a peer connection must be established within 30 seconds of a
+/// Connect, and bound by a ConnectionBind within 30 seconds of being established, or it is
+/// closed (447 for a Connect still waiting).
+pub const TCP_CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where a TCP peer connection (RFC 6062) stands.
+#[derive(Clone, Copy, Debug)]
+enum ConnState {
+    /// A Connect waits for the driver's outgoing connection.
+    Connecting { reply: ReplyTo, auth: ResponseAuth },
+    /// Established; waits for a ConnectionBind.
+    Pending,
+    /// Bound to this client data connection.
+    Bound(FiveTuple),
+}
+
+/// One TCP connection between a TCP allocation's relayed address and a peer.
+#[derive(Clone, Copy, Debug)]
+struct TcpConnection {
+    /// The allocation's 5-tuple (its control connection).
+    allocation: FiveTuple,
+    peer: SocketAddr,
+    state: ConnState,
+    /// Until when it may stay Connecting or Pending.
+    deadline: Instant,
+}
 
 /// Where a response goes and what it answers.
 #[derive(Clone, Copy, Debug)]
@@ -186,6 +216,8 @@ struct PendingAllocation {
     username: String,
     lifetime: Duration,
     dont_fragment: bool,
+    /// A TCP allocation (RFC 6062).
+    tcp: bool,
     /// The requested family first, then the additional (IPv6) one.
     slots: Vec<Slot>,
     /// The additional family already known to fail (no IPv6 relay address, no free port).
@@ -264,6 +296,8 @@ pub struct TurnServer {
     next_request: u64,
     /// The server's own IPs (relay and listening, IPv4-mapped ones as IPv4).
     own_ips: Vec<IpAddr>,
+    /// TCP peer connections of TCP allocations (RFC 6062), by CONNECTION-ID.
+    connections: HashMap<u32, TcpConnection>,
 }
 
 impl TurnServer {
@@ -314,6 +348,7 @@ impl TurnServer {
             stats: TurnStats::default(),
             next_request: 0,
             own_ips,
+            connections: HashMap::new(),
         })
     }
 
@@ -390,6 +425,7 @@ impl TurnServer {
                         self.timers.push(cached.expires, key);
                     }
                 }
+                TimerKey::Connection(id) => self.connection_timer(now, id),
                 TimerKey::Reservation(token) => {
                     if self.reservations.get(&token).is_some_and(|r| r.expires <= now) {
                         if let Some(reservation) = self.reservations.remove(&token) {
@@ -548,6 +584,7 @@ impl TurnServer {
             return Ok(());
         };
         let dont_fragment = pending.dont_fragment;
+        let tcp = pending.tcp;
         let tuple = bind.tuple;
         let slot_index = pending.slots.iter().position(|s| {
             s.state == SlotState::Binding(request) || s.state == SlotState::BindingReserve(request)
@@ -556,7 +593,7 @@ impl TurnServer {
             match (slot.state, result) {
                 (SlotState::Binding(_), Ok(())) if slot.reserve => {
                     // RFC 8656 §7.2: with the R bit, the next-higher port is reserved too.
-                    let id = self.request_bind(tuple, slot.reserved().local, dont_fragment);
+                    let id = self.request_bind(tuple, slot.reserved().local, dont_fragment, tcp);
                     slot.state = SlotState::BindingReserve(id);
                 }
                 (_, Ok(())) => slot.state = SlotState::Bound,
@@ -581,7 +618,7 @@ impl TurnServer {
                         Some(port) => {
                             slot.port = port;
                             slot.attempts += 1;
-                            let id = self.request_bind(tuple, slot.local(), dont_fragment);
+                            let id = self.request_bind(tuple, slot.local(), dont_fragment, tcp);
                             slot.state = SlotState::Binding(id);
                         }
                         None => slot.state = SlotState::Failed,
@@ -606,7 +643,141 @@ impl TurnServer {
         if self.allocations.contains_key(&five_tuple) {
             self.remove_allocation(five_tuple, Removal::Deleted);
         }
+        let bound: Vec<u32> = self
+            .connections
+            .iter()
+            .filter(|(_, c)| matches!(c.state, ConnState::Bound(t) if t == five_tuple))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in bound {
+            self.connections.remove(&id);
+            self.outputs.push_back(Output::CloseConnection(ConnectionId(id)));
+        }
         self.cache.remove(&five_tuple);
+    }
+
+    /// The driver's answer to [`Output::ConnectPeer`]: whether the TCP connection to the
+    /// peer was established. Answers the Connect (CONNECTION-ID, or 447 Connection Timeout
+    /// or Failure). Returns whether the driver should keep the connection: false when the
+    /// Connect was already given up (its allocation is gone, or it timed out), in which
+    /// case the driver closes it.
+    pub fn peer_connect_result(&mut self, now: Instant, id: ConnectionId, ok: bool) -> bool {
+        let Some(conn) = self.connections.get_mut(&id.0) else { return false };
+        let ConnState::Connecting { reply, auth } = conn.state else { return false };
+        if ok {
+            conn.state = ConnState::Pending;
+            conn.deadline = now + TCP_CONNECTION_TIMEOUT;
+            let deadline = conn.deadline;
+            self.timers.push(deadline, TimerKey::Connection(id.0));
+            self.stats.tcp_connections_opened += 1;
+            debug!(tuple = %reply.tuple, peer = %conn.peer, id = id.0, "peer connection established");
+            self.reply_success(now, reply, Some(&auth), |w| w.add(&ConnectionIdAttr(id.0)));
+        } else {
+            self.connections.remove(&id.0);
+            self.stats.tcp_connect_failures += 1;
+            self.reply_error(now, reply, Some(&auth), 447, |_| Ok(()));
+        }
+        ok
+    }
+
+    /// A peer connected in to the TCP relay listening on `relay` (RFC 6062 §5.3). If the
+    /// allocation there has a permission for the peer's IP, the connection gets an id, the
+    /// client is told with a ConnectionAttempt indication, and the driver keeps the stream
+    /// under that id until [`Output::BindConnection`] or [`Output::CloseConnection`].
+    /// `None`: refused, close it.
+    pub fn peer_connection_incoming(
+        &mut self,
+        now: Instant,
+        relay: SocketAddr,
+        peer: SocketAddr,
+    ) -> Option<ConnectionId> {
+        let refuse = |stats: &mut TurnStats, why: &str| {
+            stats.tcp_connections_refused += 1;
+            debug!(%relay, %peer, why, "incoming peer connection refused");
+            None
+        };
+        let Some(&tuple) = self.relays.get(&relay) else {
+            return refuse(&mut self.stats, "no allocation");
+        };
+        let Some(alloc) = self.allocations.get(&tuple) else {
+            return refuse(&mut self.stats, "no allocation");
+        };
+        if !alloc.tcp {
+            return refuse(&mut self.stats, "not a TCP allocation");
+        }
+        // "If there is no permission [...] the server MUST close the connection".
+        if !alloc.permits(peer.ip(), now) {
+            return refuse(&mut self.stats, "no permission");
+        }
+        if self.connections_of(tuple) >= self.config.max_permissions_per_allocation {
+            return refuse(&mut self.stats, "connection limit");
+        }
+        let id = self.new_connection_id();
+        let deadline = now + TCP_CONNECTION_TIMEOUT;
+        self.connections.insert(
+            id,
+            TcpConnection { allocation: tuple, peer, state: ConnState::Pending, deadline },
+        );
+        self.timers.push(deadline, TimerKey::Connection(id));
+        self.stats.tcp_connections_opened += 1;
+        // RFC 6062 §5.3: "the server MUST send a ConnectionAttempt indication to the client
+        // [...] It MUST include the XOR-PEER-ADDRESS attribute containing the peer's
+        // transport address, as well as the CONNECTION-ID attribute".
+        let mut buf = Vec::with_capacity(48);
+        let mut transaction_id = [0u8; 12];
+        self.rng.fill_bytes(&mut transaction_id);
+        let mut w = MessageWriter::new(
+            &mut buf,
+            MessageType::new(Method::CONNECTION_ATTEMPT, Class::Indication),
+            TransactionId(transaction_id),
+        );
+        if let Err(error) = w.add(&XorPeerAddress(peer)).and_then(|()| w.add(&ConnectionIdAttr(id)))
+        {
+            warn!(%error, "could not encode a ConnectionAttempt");
+        }
+        debug!(%tuple, %peer, id, "incoming peer connection");
+        self.push_to_client(tuple, buf);
+        Some(ConnectionId(id))
+    }
+
+    /// The peer connection `id` (or its data connection) ended: the machine forgets it.
+    pub fn peer_connection_closed(&mut self, id: ConnectionId) {
+        if self.connections.remove(&id.0).is_some() {
+            trace!(id = id.0, "peer connection closed");
+        }
+    }
+
+    /// Admits `bytes` read from one side of the bound TCP connection `id` (`to_peer`: read
+    /// from the client's data connection) against the allocation's bandwidth limit, the
+    /// same bucket its UDP relaying would use. `Err(wait)`: over the limit; the driver holds
+    /// the bytes (and stops reading that side) for `wait`, then asks again. TCP data is
+    /// delayed, never dropped. Counted in the relayed byte counters.
+    pub fn admit_tcp_data(
+        &mut self,
+        now: Instant,
+        id: ConnectionId,
+        bytes: usize,
+        to_peer: bool,
+    ) -> Result<(), Duration> {
+        let Some(conn) = self.connections.get(&id.0) else { return Ok(()) };
+        if let Some(bucket) =
+            self.allocations.get_mut(&conn.allocation).and_then(|a| a.bucket.as_mut())
+        {
+            if !bucket.admit(now, bytes) {
+                return Err(bucket.wait(now, bytes).max(Duration::from_millis(1)));
+            }
+        }
+        if to_peer {
+            self.stats.client_to_peer_bytes += bytes as u64;
+        } else {
+            self.stats.peer_to_client_bytes += bytes as u64;
+        }
+        Ok(())
+    }
+
+    /// TCP peer connections in place (connecting, waiting for a bind, or bound).
+    pub fn tcp_connection_count(&self) -> usize {
+        self.connections.len()
     }
 
     // ---- client input ----
@@ -664,10 +835,12 @@ impl TurnServer {
             Method::REFRESH => self.stats.refresh_requests += 1,
             Method::CREATE_PERMISSION => self.stats.create_permission_requests += 1,
             Method::CHANNEL_BIND => self.stats.channel_bind_requests += 1,
+            Method::CONNECT => self.stats.connect_requests += 1,
+            Method::CONNECTION_BIND => self.stats.connection_bind_requests += 1,
             method => {
-                // Send and Data are indications only; Connect and ConnectionBind (RFC 6062)
-                // are not served yet; anything else is unknown: a request the server cannot
-                // process gets 400 (Bad Request).
+                // Send and Data are indications only, ConnectionAttempt is the server's;
+                // anything else is unknown: a request the server cannot process gets 400
+                // (Bad Request).
                 trace!(%tuple, ?method, "request with an unsupported method");
                 return self.reply_error(now, reply, None, 400, |_| Ok(()));
             }
@@ -709,6 +882,8 @@ impl TurnServer {
             Method::ALLOCATE => self.allocate(now, msg, reply, user),
             Method::REFRESH => self.refresh(now, msg, reply, user),
             Method::CREATE_PERMISSION => self.create_permission(now, msg, reply, user),
+            Method::CONNECT => self.connect(now, msg, reply, user),
+            Method::CONNECTION_BIND => self.connection_bind(now, msg, reply, user),
             _ => self.channel_bind(now, msg, reply, user),
         }
     }
@@ -825,12 +1000,28 @@ impl TurnServer {
         let Ok(Some(RequestedTransport(protocol))) = msg.get::<RequestedTransport>() else {
             return self.reply_error(now, reply, Some(&auth), 400, |_| Ok(()));
         };
-        if protocol != TransportProtocol::UDP {
-            return self.reply_error(now, reply, Some(&auth), 442, |_| Ok(()));
-        }
+        // RFC 6062 §5.1: TCP relaying only for clients on TCP or TLS ("If the client
+        // connection transport is not TCP or TLS, the server MUST reject the request with a
+        // 400"; 442 says the same more precisely, and is what RFC 8656 clients expect).
+        let tcp = match protocol {
+            TransportProtocol::UDP => false,
+            TransportProtocol::TCP if tuple.transport != Transport::Udp => true,
+            _ => return self.reply_error(now, reply, Some(&auth), 442, |_| Ok(())),
+        };
         // Step 4: DONT-FRAGMENT. When unsupported it was answered with 420 already; here it
         // asks the driver to set DF on the relay sockets.
         let dont_fragment = msg.contains(AttributeType::DONT_FRAGMENT);
+        // RFC 6062 §5.1: "If the request contains the DONT-FRAGMENT, EVEN-PORT, or
+        // RESERVATION-TOKEN attribute, the server MUST return a 400". A dual TCP allocation
+        // is not offered either.
+        if tcp
+            && (dont_fragment
+                || msg.contains(AttributeType::EVEN_PORT)
+                || msg.contains(AttributeType::RESERVATION_TOKEN)
+                || msg.contains(AttributeType::ADDITIONAL_ADDRESS_FAMILY))
+        {
+            return self.reply_error(now, reply, Some(&auth), 400, |_| Ok(()));
+        }
         let (Ok(even_port), Ok(token), Ok(requested), Ok(additional), Ok(lifetime)) = (
             msg.get::<EvenPort>(),
             msg.get::<ReservationToken>(),
@@ -890,7 +1081,7 @@ impl TurnServer {
                 None => return self.reply_error(now, reply, Some(&auth), 508, |_| Ok(())),
             };
             *self.users.entry(user.username.clone()).or_default() += 1;
-            self.install_allocation(now, tuple, user.username, vec![relayed], lifetime);
+            self.install_allocation(now, tuple, user.username, vec![relayed], lifetime, false);
             self.reply_allocate_success(now, reply, &auth, &[relayed], lifetime, None, None);
             return;
         }
@@ -929,7 +1120,8 @@ impl TurnServer {
             }
         }
         for slot in &mut slots {
-            slot.state = SlotState::Binding(self.request_bind(tuple, slot.local(), dont_fragment));
+            slot.state =
+                SlotState::Binding(self.request_bind(tuple, slot.local(), dont_fragment, tcp));
         }
         *self.users.entry(user.username.clone()).or_default() += 1;
         debug!(%tuple, username = user.username, ?family, dual = slots.len() > 1, "allocation waits for relay sockets");
@@ -941,6 +1133,7 @@ impl TurnServer {
                 username: user.username,
                 lifetime,
                 dont_fragment,
+                tcp,
                 slots,
                 address_error,
             },
@@ -982,7 +1175,14 @@ impl TurnServer {
             debug!(%tuple, reserved = %reserved.local, "port reserved");
             token = Some(value);
         }
-        self.install_allocation(now, tuple, pending.username, relays.clone(), pending.lifetime);
+        self.install_allocation(
+            now,
+            tuple,
+            pending.username,
+            relays.clone(),
+            pending.lifetime,
+            pending.tcp,
+        );
         self.reply_allocate_success(
             now,
             pending.reply,
@@ -1178,6 +1378,10 @@ impl TurnServer {
         if alloc.username != user.username {
             return self.reply_error(now, reply, Some(&auth), 441, |_| Ok(()));
         }
+        // RFC 6062 §5: a TCP allocation has no channels.
+        if alloc.tcp {
+            return self.reply_error(now, reply, Some(&auth), 400, |_| Ok(()));
+        }
         // "The request contains both a CHANNEL-NUMBER and an XOR-PEER-ADDRESS attribute; the
         // channel number is in the range 0x4000 through 0x4FFF (inclusive); the channel
         // number is not currently bound to a different transport address (same transport
@@ -1235,6 +1439,158 @@ impl TurnServer {
         self.reply_success(now, reply, Some(&auth), |_| Ok(()));
     }
 
+    /// RFC 6062 §5.2, Receiving a Connect Request.
+    fn connect(&mut self, now: Instant, msg: &Message<'_>, reply: ReplyTo, user: Authenticated) {
+        let tuple = reply.tuple;
+        let auth = user.auth;
+        let Some(alloc) = self.allocations.get(&tuple) else {
+            return self.reply_error(now, reply, Some(&auth), 437, |_| Ok(()));
+        };
+        if alloc.username != user.username {
+            return self.reply_error(now, reply, Some(&auth), 441, |_| Ok(()));
+        }
+        // Connect only makes sense on a TCP allocation.
+        if !alloc.tcp {
+            return self.reply_error(now, reply, Some(&auth), 400, |_| Ok(()));
+        }
+        let Ok(Some(XorPeerAddress(peer))) = msg.get::<XorPeerAddress>() else {
+            return self.reply_error(now, reply, Some(&auth), 400, |_| Ok(()));
+        };
+        if peer.port() == 0 {
+            return self.reply_error(now, reply, Some(&auth), 400, |_| Ok(()));
+        }
+        // The relay policy and the server's own addresses, as for UDP peers.
+        match self.check_peer(alloc, peer) {
+            Err(PeerError::FamilyMismatch) => {
+                return self.reply_error(now, reply, Some(&auth), 443, |_| Ok(()));
+            }
+            Err(PeerError::Forbidden(reason)) => {
+                debug!(%tuple, %peer, reason, "peer refused");
+                return self.reply_error(now, reply, Some(&auth), 403, |_| Ok(()));
+            }
+            Ok(()) => {}
+        }
+        // "If the Connect request is not permitted by the current permissions [...] the
+        // server MUST reject the request with a 403 (Forbidden)".
+        if !alloc.permits(peer.ip(), now) {
+            debug!(%tuple, %peer, "Connect without a permission");
+            return self.reply_error(now, reply, Some(&auth), 403, |_| Ok(()));
+        }
+        // "If the server is already processing a Connect request coming from the same
+        // allocation for the same XOR-PEER-ADDRESS, it MUST return a 446 (Connection
+        // Already Exists) error"; an established connection to the peer counts too.
+        if self.connections.values().any(|c| c.allocation == tuple && c.peer == peer) {
+            return self.reply_error(now, reply, Some(&auth), 446, |_| Ok(()));
+        }
+        let Some(relay) = alloc.relay_for(peer).map(|r| r.local) else {
+            return self.reply_error(now, reply, Some(&auth), 443, |_| Ok(()));
+        };
+        if self.connections_of(tuple) >= self.config.max_permissions_per_allocation {
+            return self.reply_error(now, reply, Some(&auth), 508, |_| Ok(()));
+        }
+        let id = self.new_connection_id();
+        let deadline = now + TCP_CONNECTION_TIMEOUT;
+        self.connections.insert(
+            id,
+            TcpConnection {
+                allocation: tuple,
+                peer,
+                state: ConnState::Connecting { reply, auth },
+                deadline,
+            },
+        );
+        self.timers.push(deadline, TimerKey::Connection(id));
+        debug!(%tuple, %peer, id, "connecting to a peer");
+        self.outputs.push_back(Output::ConnectPeer(PeerConnect {
+            id: ConnectionId(id),
+            relay,
+            peer,
+        }));
+    }
+
+    /// RFC 6062 §5.4, Receiving a ConnectionBind Request, on a new client connection.
+    fn connection_bind(
+        &mut self,
+        now: Instant,
+        msg: &Message<'_>,
+        reply: ReplyTo,
+        user: Authenticated,
+    ) {
+        let tuple = reply.tuple;
+        let auth = user.auth;
+        // "If the client connection transport is not TCP or TLS, the server MUST return a
+        // 400"; a connection with an allocation is a control connection, not a data one.
+        let data_connection = tuple.transport != Transport::Udp
+            && !self.allocations.contains_key(&tuple)
+            && !self.pending.contains_key(&tuple)
+            && !self
+                .connections
+                .values()
+                .any(|c| matches!(c.state, ConnState::Bound(t) if t == tuple));
+        let Ok(Some(ConnectionIdAttr(id))) = msg.get::<ConnectionIdAttr>() else {
+            return self.reply_error(now, reply, Some(&auth), 400, |_| Ok(()));
+        };
+        // "If the value of CONNECTION-ID does not match a connection that is waiting for a
+        // ConnectionBind, the server MUST return a 400".
+        let Some(conn) = self.connections.get(&id).copied() else {
+            return self.reply_error(now, reply, Some(&auth), 400, |_| Ok(()));
+        };
+        if !data_connection || !matches!(conn.state, ConnState::Pending) {
+            return self.reply_error(now, reply, Some(&auth), 400, |_| Ok(()));
+        }
+        // The data connection belongs to the allocation's user.
+        let owner = self.allocations.get(&conn.allocation).map(|a| a.username.as_str());
+        if owner != Some(user.username.as_str()) {
+            return self.reply_error(now, reply, Some(&auth), 441, |_| Ok(()));
+        }
+        if let Some(conn) = self.connections.get_mut(&id) {
+            conn.state = ConnState::Bound(tuple);
+        }
+        self.stats.tcp_connections_bound += 1;
+        debug!(%tuple, allocation = %conn.allocation, peer = %conn.peer, id, "data connection bound");
+        self.reply_success(now, reply, Some(&auth), |_| Ok(()));
+        self.outputs.push_back(Output::BindConnection { client: tuple, id: ConnectionId(id) });
+    }
+
+    /// A Connect that was not answered, or a connection not bound, within 30 s.
+    fn connection_timer(&mut self, now: Instant, id: u32) {
+        let Some(conn) = self.connections.get(&id).copied() else { return };
+        if conn.deadline > now {
+            return; // stale entry
+        }
+        match conn.state {
+            ConnState::Bound(_) => {}
+            ConnState::Connecting { reply, auth } => {
+                self.connections.remove(&id);
+                self.stats.tcp_connections_timed_out += 1;
+                debug!(tuple = %reply.tuple, peer = %conn.peer, id, "Connect timed out");
+                self.outputs.push_back(Output::CloseConnection(ConnectionId(id)));
+                self.reply_error(now, reply, Some(&auth), 447, |_| Ok(()));
+            }
+            ConnState::Pending => {
+                self.connections.remove(&id);
+                self.stats.tcp_connections_timed_out += 1;
+                debug!(allocation = %conn.allocation, peer = %conn.peer, id, "peer connection not bound in time");
+                self.outputs.push_back(Output::CloseConnection(ConnectionId(id)));
+            }
+        }
+    }
+
+    /// A fresh, unused CONNECTION-ID.
+    fn new_connection_id(&mut self) -> u32 {
+        loop {
+            let id: u32 = self.rng.gen();
+            if !self.connections.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// Peer connections of one allocation.
+    fn connections_of(&self, tuple: FiveTuple) -> usize {
+        self.connections.values().filter(|c| c.allocation == tuple).count()
+    }
+
     /// RFC 8656 §11.2, Receiving a Send Indication: relayed if there is a permission,
     /// silently dropped otherwise.
     fn send_indication<'a>(
@@ -1249,6 +1605,11 @@ impl TurnServer {
             trace!(%tuple, "dropped Send: no allocation");
             return None;
         };
+        // RFC 6062 §5: data for a TCP allocation's peers flows on data connections only.
+        if alloc.tcp {
+            self.stats.policy_dropped += 1;
+            return None;
+        }
         // RFC 8489 §6.3.2: an indication with unknown comprehension-required attributes is
         // discarded.
         if msg.unknown_comprehension_required(|t| is_known(t, dont_fragment)).next().is_some() {
@@ -1536,11 +1897,12 @@ impl TurnServer {
         tuple: FiveTuple,
         addr: SocketAddr,
         dont_fragment: bool,
+        tcp: bool,
     ) -> RelayRequestId {
         let request = RelayRequestId(self.next_request);
         self.next_request += 1;
         self.binds.insert(request, PendingBind { tuple, addr });
-        self.outputs.push_back(Output::BindRelay(RelayBind { request, addr, dont_fragment }));
+        self.outputs.push_back(Output::BindRelay(RelayBind { request, addr, dont_fragment, tcp }));
         request
     }
 
@@ -1566,6 +1928,7 @@ impl TurnServer {
         username: String,
         relays: Vec<Relayed>,
         lifetime: Duration,
+        tcp: bool,
     ) {
         let expires = now + lifetime;
         for relay in &relays {
@@ -1584,6 +1947,7 @@ impl TurnServer {
                 channel_by_peer: HashMap::new(),
                 bucket: self.config.bandwidth.map(TokenBucket::new),
                 timer: expires,
+                tcp,
             },
         );
         self.timers.push(expires, TimerKey::Allocation(tuple));
@@ -1597,6 +1961,19 @@ impl TurnServer {
             self.release(relay.local);
         }
         self.user_released(&alloc.username);
+        // RFC 6062 §5: the allocation's peer connections (and their data connections) go
+        // with it.
+        let mut closed: Vec<u32> = self
+            .connections
+            .iter()
+            .filter(|(_, c)| c.allocation == tuple)
+            .map(|(&id, _)| id)
+            .collect();
+        closed.sort_unstable();
+        for id in closed {
+            self.connections.remove(&id);
+            self.outputs.push_back(Output::CloseConnection(ConnectionId(id)));
+        }
         match why {
             Removal::Expired => self.stats.allocations_expired += 1,
             Removal::Deleted => self.stats.allocations_deleted += 1,
@@ -1642,7 +2019,7 @@ impl TurnServer {
 }
 
 /// Whether the server understands an attribute (RFC 8489 §6.3.1). The ICE attributes,
-/// USERHASH, PASSWORD-ALGORITHM and CONNECTION-ID (RFC 6062) are not served; DONT-FRAGMENT
+/// USERHASH and PASSWORD-ALGORITHM are not served; DONT-FRAGMENT
 /// only when the driver can set DF.
 fn is_known(t: AttributeType, dont_fragment: bool) -> bool {
     match t {
@@ -1650,8 +2027,7 @@ fn is_known(t: AttributeType, dont_fragment: bool) -> bool {
         AttributeType::PRIORITY
         | AttributeType::USE_CANDIDATE
         | AttributeType::USERHASH
-        | AttributeType::PASSWORD_ALGORITHM
-        | AttributeType::CONNECTION_ID => false,
+        | AttributeType::PASSWORD_ALGORITHM => false,
         _ => t.is_known(),
     }
 }

@@ -14,6 +14,10 @@ pub struct TurnStats {
     pub create_permission_requests: u64,
     /// ChannelBind requests received.
     pub channel_bind_requests: u64,
+    /// Connect requests received (RFC 6062).
+    pub connect_requests: u64,
+    /// ConnectionBind requests received (RFC 6062).
+    pub connection_bind_requests: u64,
     /// Requests answered from the response cache (retransmissions), or ignored because the
     /// same Allocate is still waiting for its relay socket.
     pub retransmissions: u64,
@@ -57,6 +61,17 @@ pub struct TurnStats {
     pub permissions_created: u64,
     /// Channels bound (not counting refreshes).
     pub channels_bound: u64,
+    /// TCP peer connections established (RFC 6062: Connect successes and accepted
+    /// incoming connections from permitted peers).
+    pub tcp_connections_opened: u64,
+    /// TCP peer connections bound to a client data connection.
+    pub tcp_connections_bound: u64,
+    /// TCP peer connections closed unbound after 30 s, and Connects that timed out.
+    pub tcp_connections_timed_out: u64,
+    /// Connects that failed (447) before the timeout.
+    pub tcp_connect_failures: u64,
+    /// Incoming peer connections refused: no permission, or no TCP allocation there.
+    pub tcp_connections_refused: u64,
 
     /// Datagrams relayed from clients to peers.
     pub client_to_peer_packets: u64,

@@ -22,6 +22,8 @@ pub(crate) enum TimerKey {
     Response(FiveTuple),
     /// A port reserved by EVEN-PORT with the R bit.
     Reservation([u8; 8]),
+    /// A TCP peer connection (RFC 6062) waiting to be connected or bound.
+    Connection(u32),
 }
 
 #[derive(Debug, Default)]

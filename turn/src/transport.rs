@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 
 use stun::Framing;
 
-/// The transport between the client and the server. Relaying to peers is always UDP.
+/// The transport between the client and the server. Relaying to peers is UDP, or TCP for an
+/// RFC 6062 allocation (only for clients on TCP or TLS).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Transport {
     /// UDP: one STUN message or ChannelData per datagram.

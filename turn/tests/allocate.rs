@@ -584,7 +584,9 @@ fn wrong_method_or_class() {
     let tuple = udp("198.51.100.7:40033");
     let mut client = TurnClient::new(tuple, ALICE.0, ALICE.1);
     // Send as a request, and an unknown method: 400 (before authentication).
-    for method in [Method::SEND, Method::DATA, Method::new(0x0FF).unwrap(), Method::CONNECT] {
+    for method in
+        [Method::SEND, Method::DATA, Method::new(0x0FF).unwrap(), Method::CONNECTION_ATTEMPT]
+    {
         let id = client.transaction_id();
         let response = h.send(tuple, &client.request(method, id, &no_attrs));
         assert_eq!(error_code(&response[0]), Some(400), "{method:?}");

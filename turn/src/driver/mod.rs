@@ -13,6 +13,10 @@
 //! - one task per relay socket ([`udp`]): a peer datagram goes to
 //!   [`TurnServer::relay_from_peer`], which writes the client's frame into the task's reused
 //!   buffer;
+//! - for TCP allocations (RFC 6062, [`tcp_relay`]): one task per relay listener accepting
+//!   peers' connections ([`TurnServer::peer_connection_incoming`]), one task per Connect
+//!   opening a connection from the relayed address ([`TurnServer::peer_connect_result`]);
+//!   a bound data connection's task carries raw bytes between the client and the peer;
 //! - one timer task calling [`TurnServer::handle_timeout`] at
 //!   [`TurnServer::poll_timeout`] (at least once a second) and re-anchoring the wall clock.
 //!
@@ -36,6 +40,7 @@
 
 pub mod stream;
 pub mod sys;
+pub mod tcp_relay;
 pub mod tls;
 pub mod udp;
 
@@ -54,8 +59,8 @@ use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use crate::{
-    Error, FiveTuple, Output, RelayBind, RelayBindError, ServerConfig, Transport, TurnServer,
-    TurnStats,
+    ConnectionId, Error, FiveTuple, Output, RelayBind, RelayBindError, ServerConfig, Transport,
+    TurnServer, TurnStats,
 };
 
 pub use stream::StreamWriter;
@@ -133,6 +138,13 @@ pub(crate) struct Core {
     pub(crate) relays: HashMap<SocketAddr, (Arc<UdpSocket>, JoinHandle<()>)>,
     /// TCP and TLS connections by 5-tuple.
     pub(crate) streams: HashMap<FiveTuple, StreamWriter>,
+    /// TCP relay listeners (RFC 6062 allocations) by local address, with their accept task.
+    pub(crate) tcp_relays: HashMap<SocketAddr, JoinHandle<()>>,
+    /// TCP peer connections by id: established and waiting for a ConnectionBind, or bound
+    /// to a client data connection.
+    pub(crate) peer_conns: HashMap<ConnectionId, tcp_relay::PeerConn>,
+    /// Peer connections just bound, for the client data connection's task to take over.
+    pub(crate) splices: HashMap<FiveTuple, (ConnectionId, tokio::net::TcpStream)>,
     /// Peer datagrams longer than a relay socket's receive slot, dropped.
     pub(crate) truncated_dropped: u64,
     /// Set when the driver stops: no relay socket is bound any more.
@@ -189,7 +201,9 @@ impl ToClient {
                     debug!(%to, %from, error = %e, "send to client failed");
                 }
             }
-            Self::Stream(writer, data) => writer.write(&data).await,
+            Self::Stream(writer, data) => {
+                writer.write(&data).await;
+            }
         }
     }
 }
@@ -254,6 +268,38 @@ impl Core {
                         task.abort();
                         debug!(relay = %addr, "relay socket closed");
                     }
+                    if let Some(task) = self.tcp_relays.remove(&addr) {
+                        task.abort();
+                        debug!(relay = %addr, "TCP relay listener closed");
+                    }
+                }
+                Output::ConnectPeer(connect) => {
+                    if !self.stopped {
+                        tokio::spawn(tcp_relay::connect_task(shared.clone(), connect));
+                    }
+                }
+                Output::BindConnection { client, id } => {
+                    match self.peer_conns.remove(&id) {
+                        Some(tcp_relay::PeerConn::Waiting(stream)) => {
+                            self.splices.insert(client, (id, stream));
+                            if let Some(writer) = self.streams.get(&client) {
+                                self.peer_conns
+                                    .insert(id, tcp_relay::PeerConn::Bound(writer.clone()));
+                            }
+                        }
+                        other => {
+                            // The peer went away in between: close the data connection.
+                            drop(other);
+                            if let Some(writer) = self.streams.get(&client) {
+                                writer.abort();
+                            }
+                        }
+                    }
+                }
+                Output::CloseConnection(id) => {
+                    if let Some(tcp_relay::PeerConn::Bound(writer)) = self.peer_conns.remove(&id) {
+                        writer.abort();
+                    }
                 }
             }
         }
@@ -263,6 +309,20 @@ impl Core {
     fn bind_relay(&mut self, shared: &Shared, now: Instant, bind: RelayBind) {
         let answer = if self.stopped {
             Err(RelayBindError::Unavailable)
+        } else if bind.tcp {
+            match tcp_relay::bind_listener(bind.addr) {
+                Ok(listener) => {
+                    let task =
+                        tokio::spawn(tcp_relay::accept_task(shared.clone(), listener, bind.addr));
+                    self.tcp_relays.insert(bind.addr, task);
+                    Ok(())
+                }
+                Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(RelayBindError::AddressInUse),
+                Err(e) => {
+                    warn!(addr = %bind.addr, error = %e, "cannot bind a TCP relay listener");
+                    Err(RelayBindError::Unavailable)
+                }
+            }
         } else {
             match udp::bind_relay(bind) {
                 Ok(socket) => {
@@ -325,6 +385,11 @@ impl Running {
         for (_, (_, task)) in core.relays.drain() {
             task.abort();
         }
+        for (_, task) in core.tcp_relays.drain() {
+            task.abort();
+        }
+        core.peer_conns.clear();
+        core.splices.clear();
         for (_, writer) in core.streams.drain() {
             writer.abort();
         }
@@ -389,6 +454,9 @@ pub fn start(
         listeners: udp.iter().map(|(a, s)| (*a, s.clone())).collect(),
         relays: HashMap::new(),
         streams: HashMap::new(),
+        tcp_relays: HashMap::new(),
+        peer_conns: HashMap::new(),
+        splices: HashMap::new(),
         truncated_dropped: 0,
         stopped: false,
     })));

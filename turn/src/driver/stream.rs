@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore};
 use tracing::{debug, trace, warn};
 
-use super::{send_all, DriverLimits, Shared};
+use super::{send_all, tcp_relay, DriverLimits, Shared};
 use crate::{FiveTuple, Transport};
 
 /// The longest frame on a stream: a STUN message of 20 + 65532 bytes (the length field is a
@@ -48,8 +48,8 @@ impl StreamWriter {
         Self { inner: Arc::new(tokio::sync::Mutex::new(write)), close: Arc::new(Notify::new()) }
     }
 
-    /// Writes one frame; on error or timeout the connection is closed.
-    pub(crate) async fn write(&self, frame: &[u8]) {
+    /// Writes one frame; on error or timeout the connection is closed (and false returned).
+    pub(crate) async fn write(&self, frame: &[u8]) -> bool {
         let mut write = self.inner.lock().await;
         let result = tokio::time::timeout(WRITE_TIMEOUT, async {
             write.write_all(frame).await?;
@@ -57,16 +57,29 @@ impl StreamWriter {
         })
         .await;
         match result {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => true,
             Ok(Err(e)) => {
                 debug!(error = %e, "stream write failed: closing");
                 self.abort();
+                false
             }
             Err(_) => {
                 debug!("stream write timed out: closing");
                 self.abort();
+                false
             }
         }
+    }
+
+    /// Ends the stream in order (TLS: close_notify, then FIN), bounded by the write timeout.
+    pub(crate) async fn shutdown(&self) {
+        let mut write = self.inner.lock().await;
+        let _ = tokio::time::timeout(WRITE_TIMEOUT, write.shutdown()).await;
+    }
+
+    /// Resolves when the connection is asked to close.
+    pub(crate) async fn closed(&self) {
+        self.close.notified().await;
     }
 
     /// Asks the connection's task to close it.
@@ -174,13 +187,14 @@ async fn connection<S>(
             let data = &buf[start..start + frame.len];
             start += frame.len;
             let now = Instant::now();
-            let (relayed, sends) = {
+            let (relayed, sends, splice) = {
                 let mut core = shared.lock();
                 let datagram = core.server.relay_from_client(now, transport, client, local, data);
                 let relayed = datagram.and_then(|d| {
                     core.relays.get(&d.relay).map(|(relay, _)| (relay.clone(), d.peer, d.data))
                 });
-                (relayed, core.drain(&shared, now))
+                let sends = core.drain(&shared, now);
+                (relayed, sends, core.splices.remove(&tuple))
             };
             if let Some((relay, peer, data)) = relayed {
                 if let Err(e) = relay.send_to(data, peer).await {
@@ -190,12 +204,19 @@ async fn connection<S>(
             if !sends.is_empty() {
                 send_all(sends).await;
             }
+            if let Some((id, peer)) = splice {
+                // RFC 6062 §5.4: after the ConnectionBind success, raw bytes both ways.
+                debug!(%tuple, id = id.0, "data connection bound to its peer");
+                tcp_relay::pipe(&shared, id, &mut reader, &writer, peer, &buf[start..filled]).await;
+                break 'connection;
+            }
         }
         buf.copy_within(start..filled, 0);
         filled -= start;
     }
 
     debug!(%tuple, "connection closed");
+    writer.shutdown().await;
     let sends = {
         let mut core = shared.lock();
         core.streams.remove(&tuple);

@@ -238,7 +238,9 @@ pub(crate) async fn relay_task(shared: Shared, socket: Arc<UdpSocket>, relay: So
                     let datagram = Datagram { data: &frame[..*len], to: *client, from: *from };
                     *slot = (Some(listener.clone()), datagram);
                 }
-                Some((ClientRoute::Stream(writer), len)) => writer.write(&frame[..*len]).await,
+                Some((ClientRoute::Stream(writer), len)) => {
+                    writer.write(&frame[..*len]).await;
+                }
                 None => {}
             }
         }

@@ -16,8 +16,8 @@ use stun::attributes::{
 };
 use stun::{AttributeType, Class, Message, MessageType, MessageWriter, Method, TransactionId};
 use turn::{
-    AuthConfig, ClientTransmit, FiveTuple, Output, PeerTransmit, RelayBind, RelayBindError,
-    RelayIp, ServerConfig, Transport, TurnServer,
+    AuthConfig, ClientTransmit, ConnectionId, FiveTuple, Output, PeerConnect, PeerTransmit,
+    RelayBind, RelayBindError, RelayIp, ServerConfig, Transport, TurnServer,
 };
 
 pub const REALM: &str = "example.org";
@@ -83,6 +83,12 @@ pub struct FakeDriver {
     /// Hold bind requests instead of answering (answer them with `answer_held`).
     pub hold: bool,
     pub held: VecDeque<RelayBind>,
+    /// TCP connections to peers asked for (RFC 6062 Connect), not answered.
+    pub connects: Vec<PeerConnect>,
+    /// Client data connections bound to peer connections.
+    pub bound_connections: Vec<(FiveTuple, ConnectionId)>,
+    /// Peer connections closed.
+    pub closed_connections: Vec<ConnectionId>,
 }
 
 /// A server, its fake driver, a virtual clock and everything sent.
@@ -129,6 +135,11 @@ impl Harness {
                     assert!(self.driver.bound.remove(&addr), "closing {addr}, never bound");
                     self.driver.closed.push(addr);
                 }
+                Output::ConnectPeer(connect) => self.driver.connects.push(connect),
+                Output::BindConnection { client, id } => {
+                    self.driver.bound_connections.push((client, id));
+                }
+                Output::CloseConnection(id) => self.driver.closed_connections.push(id),
                 other => panic!("unexpected output {other:?}"),
             }
         }

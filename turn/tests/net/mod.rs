@@ -41,10 +41,20 @@ impl TestServer {
     }
 
     pub fn start_with_limits(allow_loopback_peers: bool, limits: DriverLimits) -> Self {
+        Self::start_with(allow_loopback_peers, limits, |_| {})
+    }
+
+    /// A server whose configuration `adjust` changes last.
+    pub fn start_with(
+        allow_loopback_peers: bool,
+        limits: DriverLimits,
+        adjust: impl FnOnce(&mut ServerConfig),
+    ) -> Self {
         let mut config = ServerConfig::new(REALM);
         config.relay_ipv4 = Some(RelayIp::new("127.0.0.1".parse().unwrap()));
         config.auth = AuthConfig::default().with_user(USER.0, USER.1).with_rest_secret(SECRET);
         config.peer_policy.allow_loopback_peers = allow_loopback_peers;
+        adjust(&mut config);
         let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
         let listeners = Listeners {
             udp: vec![driver::bind_udp(any).unwrap()],
