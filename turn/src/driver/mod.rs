@@ -34,7 +34,7 @@
 //! hold the address the client talks to. Responses, Data indications and ChannelData for
 //! the client are sent from the listener bound to that address if there is one, else from
 //! the wildcard listener of its family and port with the address as the source
-//! ([`Core::udp_listener`]): a client on a host with several addresses always hears back
+//! (`Core::udp_listener`): a client on a host with several addresses always hears back
 //! from the address it sent to. Listeners bound to concrete addresses pass no control
 //! messages at all.
 
