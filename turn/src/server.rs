@@ -1250,17 +1250,28 @@ impl TurnServer {
         });
     }
 
+    /// The allocation of `tuple` if `user` owns it; else the error to answer: 437 without an
+    /// allocation, 441 when another username made it (RFC 8656 §5).
+    fn owned_allocation(
+        &self,
+        tuple: &FiveTuple,
+        user: &Authenticated,
+    ) -> Result<&Allocation, u16> {
+        match self.allocations.get(tuple) {
+            None => Err(437),
+            Some(alloc) if alloc.username != user.username => Err(441),
+            Some(alloc) => Ok(alloc),
+        }
+    }
+
     /// RFC 8656 §8.2, Receiving a Refresh Request.
     fn refresh(&mut self, now: Instant, msg: &Message<'_>, reply: ReplyTo, user: Authenticated) {
         let tuple = reply.tuple;
         let auth = user.auth;
-        let Some(alloc) = self.allocations.get(&tuple) else {
-            return self.reply_error(now, reply, Some(&auth), 437, |_| Ok(()));
+        let alloc = match self.owned_allocation(&tuple, &user) {
+            Ok(alloc) => alloc,
+            Err(code) => return self.reply_error(now, reply, Some(&auth), code, |_| Ok(())),
         };
-        // RFC 8656 §5: a request on an allocation with another username → 441.
-        if alloc.username != user.username {
-            return self.reply_error(now, reply, Some(&auth), 441, |_| Ok(()));
-        }
         let (Ok(lifetime), Ok(requested)) =
             (msg.get::<Lifetime>(), msg.get::<RequestedAddressFamily>())
         else {
@@ -1307,12 +1318,10 @@ impl TurnServer {
     ) {
         let tuple = reply.tuple;
         let auth = user.auth;
-        let Some(alloc) = self.allocations.get(&tuple) else {
-            return self.reply_error(now, reply, Some(&auth), 437, |_| Ok(()));
+        let alloc = match self.owned_allocation(&tuple, &user) {
+            Ok(alloc) => alloc,
+            Err(code) => return self.reply_error(now, reply, Some(&auth), code, |_| Ok(())),
         };
-        if alloc.username != user.username {
-            return self.reply_error(now, reply, Some(&auth), 441, |_| Ok(()));
-        }
         // "The CreatePermission request MUST contain at least one XOR-PEER-ADDRESS attribute
         // and MAY contain multiple such attributes. If no such attribute exists, or if any of
         // these attributes are invalid, then a 400 (Bad Request) error is returned."
@@ -1372,12 +1381,10 @@ impl TurnServer {
     ) {
         let tuple = reply.tuple;
         let auth = user.auth;
-        let Some(alloc) = self.allocations.get(&tuple) else {
-            return self.reply_error(now, reply, Some(&auth), 437, |_| Ok(()));
+        let alloc = match self.owned_allocation(&tuple, &user) {
+            Ok(alloc) => alloc,
+            Err(code) => return self.reply_error(now, reply, Some(&auth), code, |_| Ok(())),
         };
-        if alloc.username != user.username {
-            return self.reply_error(now, reply, Some(&auth), 441, |_| Ok(()));
-        }
         // RFC 6062 §5: a TCP allocation has no channels.
         if alloc.tcp {
             return self.reply_error(now, reply, Some(&auth), 400, |_| Ok(()));
@@ -1443,12 +1450,10 @@ impl TurnServer {
     fn connect(&mut self, now: Instant, msg: &Message<'_>, reply: ReplyTo, user: Authenticated) {
         let tuple = reply.tuple;
         let auth = user.auth;
-        let Some(alloc) = self.allocations.get(&tuple) else {
-            return self.reply_error(now, reply, Some(&auth), 437, |_| Ok(()));
+        let alloc = match self.owned_allocation(&tuple, &user) {
+            Ok(alloc) => alloc,
+            Err(code) => return self.reply_error(now, reply, Some(&auth), code, |_| Ok(())),
         };
-        if alloc.username != user.username {
-            return self.reply_error(now, reply, Some(&auth), 441, |_| Ok(()));
-        }
         // Connect only makes sense on a TCP allocation.
         if !alloc.tcp {
             return self.reply_error(now, reply, Some(&auth), 400, |_| Ok(()));
